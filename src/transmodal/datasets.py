@@ -1,0 +1,61 @@
+"""Where the public data sets live, and the code that fetches them for users who don't have them.
+
+The data root is ``$TRANSMODAL_DATA`` (default ``~/.cache/transmodal/data``). Tests and CI point it at
+the offline copies in ``../shared/data``; a user without a copy gets the data downloaded from its
+public source on first use (the only place transmodal touches the network).
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+
+@dataclass(frozen=True)
+class RemoteDataset:
+    name: str
+    files: dict[str, str]  # file name inside the data set's folder → URL
+    licence: str
+
+
+_TATOEBA = "https://raw.githubusercontent.com/Art31/pt_customized_transformer/master/data/"
+DATASETS = {
+    "tatoeba-en-pt": RemoteDataset(
+        "tatoeba-en-pt",
+        {f"{lang}_{split}.txt": _TATOEBA + f"{lang}_{split}.txt" for lang in ("eng", "port") for split in ("dev", "test")},
+        "CC-BY 2.0 FR (Tatoeba sentences)",
+    ),
+}
+
+
+def data_root() -> Path:
+    return Path(os.environ.get("TRANSMODAL_DATA", Path.home() / ".cache" / "transmodal" / "data")).expanduser()
+
+
+def dataset_dir(name: str, download: bool = True) -> Path:
+    """Folder of data set ``name`` under the data root, downloading it first if it is missing."""
+    folder = data_root() / name
+    spec = DATASETS.get(name)
+    missing = [] if spec is None else [f for f in spec.files if not (folder / f).is_file()]
+    if spec is None and not folder.is_dir():
+        raise FileNotFoundError(f"data set {name!r} not found at {folder}; set TRANSMODAL_DATA to the folder that holds it")
+    if missing:
+        if not download:
+            raise FileNotFoundError(f"data set {name!r} is incomplete at {folder} (missing {missing}); set TRANSMODAL_DATA or allow download")
+        _download(spec, folder, missing)
+    return folder
+
+
+def _download(spec: RemoteDataset, folder: Path, files: list[str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in tqdm(files, desc=f"downloading {spec.name} ({spec.licence})", unit="file"):
+        tmp = folder / (f + ".part")
+        try:
+            urllib.request.urlretrieve(spec.files[f], tmp)
+        except OSError as e:
+            raise RuntimeError(f"could not download {spec.files[f]}: {e}. Without network, set TRANSMODAL_DATA to a local copy.") from e
+        tmp.replace(folder / f)
