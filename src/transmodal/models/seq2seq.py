@@ -100,10 +100,11 @@ class Transformer(nn.Module):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        # Glorot/Xavier-uniform for every projection matrix; embeddings keep N(0, d^-1/2) from TokenEmbedding.
-        for name, p in self.named_parameters():
-            if p.dim() == 2 and "embed" not in name:
-                nn.init.xavier_uniform_(p)
+        # Glorot/Xavier-uniform for every projection matrix (nn.Linear); token embeddings keep
+        # N(0, d^-1/2) from TokenEmbedding and learned position tables N(0, 0.02²) from LearnedPositions.
+        for module in self.modules():
+            if isinstance(module, nn.Linear) and module.weight is not self.tgt_embed.weight:  # skip the tied generator
+                nn.init.xavier_uniform_(module.weight)
 
     def _embed(self, tokens: Tensor, embed: TokenEmbedding, pos: nn.Module | None, offset: int = 0) -> Tensor:
         x = embed(tokens)

@@ -15,11 +15,12 @@ from torch import Tensor
 
 def label_smoothed_nll(logprobs: Tensor, target: Tensor, epsilon: float = 0.1, ignore_index: int | None = None) -> tuple[Tensor, Tensor]:
     """logprobs: (..., V) log-probabilities; target: (...) ids. Returns (smoothed loss, plain NLL), both means over kept positions."""
-    nll = -logprobs.gather(-1, target.unsqueeze(-1)).squeeze(-1)
+    keep = target != ignore_index if ignore_index is not None else None
+    safe = target if keep is None else target.masked_fill(~keep, 0)  # ignore_index may lie outside [0, V)
+    nll = -logprobs.gather(-1, safe.unsqueeze(-1)).squeeze(-1)
     smooth = -logprobs.mean(dim=-1)
     loss = (1.0 - epsilon) * nll + epsilon * smooth
-    if ignore_index is not None:
-        keep = target != ignore_index
+    if keep is not None:
         n = keep.sum().clamp(min=1)
         return (loss * keep).sum() / n, (nll * keep).sum() / n
     return loss.mean(), nll.mean()
