@@ -1,1 +1,10 @@
-"""Recipes: one module per task — data, configuration, training and evaluation — runnable from the CLI."""
+"""Recipes: one module per task — data, configuration, training and evaluation — runnable from the CLI.
+
+A recipe ``NAME`` is two modules: ``NAME_config.py`` holds its options as a dataclass (light: no torch
+import, so ``transmodal --help`` stays fast) and ``NAME.py`` holds ``run(options) -> report``.
+Register it here as name → (module, dataclass name, one-line description).
+"""
+
+RECIPES: dict[str, tuple[str, str, str]] = {
+    "translation": ("transmodal.recipes.translation", "TranslationRecipe", "English→Portuguese Transformer on Tatoeba"),
+}

@@ -18,7 +18,7 @@ import json
 import random
 import time
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -26,30 +26,10 @@ import torch
 from transmodal.datasets import dataset_dir
 from transmodal.models.seq2seq import Transformer, config
 from transmodal.nn import label_smoothed_nll
+from transmodal.recipes.translation_config import TranslationRecipe
 from transmodal.text import Tokenizer, train_bpe
 from transmodal.train import Trainer, TrainConfig, load_model
 from transmodal.translator import Translator
-
-
-@dataclass
-class TranslationRecipe:
-    out: str = "runs/en-pt"
-    model: str = "small"  # a name from transmodal.models.seq2seq.CONFIGS
-    positions: str = "sinusoidal"  # sinusoidal | learned | rotary
-    vocab_size: int = 5000
-    max_tokens: int = 2048  # target tokens per batch
-    max_steps: int = 2000
-    lr: float = 0.5  # scale of the paper's schedule: lr = scale · d^-0.5 · min(step^-0.5, step · warmup^-1.5)
-    warmup: int = 400
-    label_smoothing: float = 0.1
-    dropout: float = 0.1
-    beam: int = 4
-    eval_every: int = 250
-    save_every: int = 250
-    seed: int = 0
-    threads: int = 0  # 0 = PyTorch's default
-    limit: int = 0  # use only the first N training pairs (0 = all): for quick tests
-    progress: bool = True
 
 
 def load_pairs(folder: Path) -> list[tuple[str, str]]:
