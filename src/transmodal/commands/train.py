@@ -40,4 +40,5 @@ def run(args) -> None:
     fields = {f.name for f in dataclasses.fields(cls)}
     values = {k: v for k, v in vars(args).items() if k in fields and v is not None}
     report = importlib.import_module(module).run(cls(**values))
-    print(json.dumps(report.get("test", report), indent=2, ensure_ascii=False))
+    if report:  # empty on the non-zero ranks of a torchrun job
+        print(json.dumps(report.get("test", report), indent=2, ensure_ascii=False))

@@ -28,7 +28,7 @@ from transmodal.models.seq2seq import Transformer, config
 from transmodal.nn import label_smoothed_nll
 from transmodal.recipes.translation_config import TranslationRecipe
 from transmodal.text import Tokenizer, train_bpe
-from transmodal.train import Trainer, TrainConfig, load_model
+from transmodal.train import Trainer, TrainConfig, distributed, load_model
 from transmodal.translator import Translator
 
 
@@ -95,7 +95,7 @@ def score(hypotheses: list[str], references: list[str]) -> dict[str, float]:
     """Corpus BLEU and chrF with sacrebleu (tokenize='none': the data is already space-tokenised)."""
     import sacrebleu
 
-    bleu = sacrebleu.corpus_bleu(hypotheses, [references], tokenize="none")
+    bleu = sacrebleu.corpus_bleu(hypotheses, [references], tokenize="none", force=True)
     chrf = sacrebleu.corpus_chrf(hypotheses, [references])
     return {"bleu": round(bleu.score, 2), "chrf": round(chrf.score, 2)}
 
@@ -109,12 +109,12 @@ def run(recipe: TranslationRecipe) -> dict:
     splits = split_pairs(load_pairs(dataset_dir("tatoeba-en-pt")))
     train_pairs = splits["train"][: recipe.limit] if recipe.limit else splits["train"]
 
+    distributed.init_distributed()  # no-op unless launched by torchrun
     tok_path = out / "tokenizer.json"
-    if tok_path.is_file():  # resuming: keep the vocabulary the checkpoint was trained with
-        tok = Tokenizer.load(tok_path)
-    else:
-        tok = train_bpe((s for pair in train_pairs for s in pair), recipe.vocab_size)
-        tok.save(tok_path)
+    if distributed.is_main_process() and not tok_path.is_file():  # when resuming, keep the checkpoint's vocabulary
+        train_bpe((s for pair in train_pairs for s in pair), recipe.vocab_size).save(tok_path)
+    distributed.barrier()
+    tok = Tokenizer.load(tok_path)
     encode = lambda pairs: list(zip(tok.encode_batch([e for e, _ in pairs], eos=True), tok.encode_batch([p for _, p in pairs], bos=True, eos=True)))
     train_ex = encode(train_pairs)
 
@@ -143,6 +143,8 @@ def run(recipe: TranslationRecipe) -> dict:
     t0 = time.time()
     trainer.fit()
     train_seconds = time.time() - t0
+    if not distributed.is_main_process():
+        return {}  # rank 0 evaluates and reports
 
     best = load_model(out / "best") if (out / "best" / "config.json").is_file() else model.eval()
     translator = Translator(best, tok)
