@@ -79,3 +79,16 @@ def test_console_script_help_lists_commands():
     out = subprocess.run([sys.executable, "-m", "transmodal", "--help"], capture_output=True, text=True, check=True).stdout
     for cmd in ("translate", "train", "demo", "models"):
         assert cmd in out
+
+
+def test_export_halves_the_weights_and_keeps_the_translator_working(tiny_model, tmp_path, capsys):
+    from transmodal.commands.export import export
+    from transmodal.translator import Translator
+
+    out = export(tiny_model, tmp_path / "exported")
+    assert sorted(f.name for f in out.iterdir()) == ["config.json", "model.safetensors", "tokenizer.json"]
+    assert (out / "model.safetensors").stat().st_size < 0.6 * (tiny_model / "model.safetensors").stat().st_size
+    a, b = Translator.load(tiny_model), Translator.load(out)
+    for (name, p), q in zip(a.model.state_dict().items(), b.model.state_dict().values()):
+        assert q.dtype == torch.float32
+        torch.testing.assert_close(q, p, atol=1e-3, rtol=1e-3, msg=name)

@@ -9,4 +9,5 @@ MODULES = [
     "transmodal.commands.translate",
     "transmodal.commands.train",
     "transmodal.commands.models",
+    "transmodal.commands.export",
 ]
