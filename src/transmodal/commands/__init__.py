@@ -10,4 +10,5 @@ MODULES = [
     "transmodal.commands.train",
     "transmodal.commands.models",
     "transmodal.commands.export",
+    "transmodal.commands.audio_plot",
 ]
