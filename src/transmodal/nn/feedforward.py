@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "swish": nn.SiLU, "silu": nn.SiLU}
+from transmodal.nn.activations import SwooshL, SwooshR
+
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "swish": nn.SiLU, "silu": nn.SiLU, "swoosh_l": SwooshL, "swoosh_r": SwooshR}
 
 
 def make_activation(name: str) -> nn.Module:
