@@ -11,4 +11,5 @@ MODULES = [
     "transmodal.commands.models",
     "transmodal.commands.export",
     "transmodal.commands.audio_plot",
+    "transmodal.commands.speech_corpus",
 ]
