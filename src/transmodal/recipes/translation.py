@@ -28,7 +28,7 @@ from transmodal.models.seq2seq import Transformer, config
 from transmodal.nn import label_smoothed_nll
 from transmodal.recipes.translation_config import TranslationRecipe
 from transmodal.text import Tokenizer, train_bpe
-from transmodal.train import Trainer, TrainConfig, distributed, load_model
+from transmodal.train import Trainer, TrainConfig, distributed
 from transmodal.translator import Translator
 
 
@@ -100,6 +100,23 @@ def score(hypotheses: list[str], references: list[str]) -> dict[str, float]:
     return {"bleu": round(bleu.score, 2), "chrf": round(chrf.score, 2)}
 
 
+def evaluate_checkpoint(path: str | Path, beams=(1, 4), splits: dict | None = None, split: str = "test") -> tuple[dict, list[dict]]:
+    """BLEU / chrF of a checkpoint on the recipe's held-out ``split``, for each beam width.
+
+    Returns ({"beam1": {"bleu", "chrf", "seconds"}, ...}, the first 15 examples of the widest beam).
+    """
+    if splits is None:
+        splits = split_pairs(load_pairs(dataset_dir("tatoeba-en-pt")))
+    translator = Translator.load(path)
+    src, refs = [e for e, _ in splits[split]], [p for _, p in splits[split]]
+    results, hyps = {}, []
+    for beam in beams:
+        t = time.time()
+        hyps = translator.translate(src, beam=beam)
+        results[f"beam{beam}"] = {**score(hyps, refs), "seconds": round(time.time() - t, 1)}
+    return results, [{"en": e, "ref": r, "hyp": h} for e, r, h in list(zip(src, refs, hyps))[:15]]
+
+
 def run(recipe: TranslationRecipe) -> dict:
     """Train, evaluate on the held-out test split, and write ``report.json`` in ``recipe.out``."""
     if recipe.threads:
@@ -146,23 +163,19 @@ def run(recipe: TranslationRecipe) -> dict:
     if not distributed.is_main_process():
         return {}  # rank 0 evaluates and reports
 
-    best = load_model(out / "best") if (out / "best" / "config.json").is_file() else model.eval()
-    translator = Translator(best, tok)
-    src, refs = [e for e, _ in splits["test"]], [p for _, p in splits["test"]]
-    results = {}
-    for beam in sorted({1, recipe.beam}):
-        t = time.time()
-        hyps = translator.translate(src, beam=beam)
-        results[f"beam{beam}"] = {**score(hyps, refs), "seconds": round(time.time() - t, 1)}
+    best_dir = out / "best" if (out / "best" / "config.json").is_file() else out / "last"
+    results, examples = evaluate_checkpoint(best_dir, beams=sorted({1, recipe.beam}), splits=splits)
     report = {
         "recipe": asdict(recipe),
         "model_config": asdict(cfg),
-        "parameters": sum(p.numel() for p in best.parameters()),
+        "parameters": sum(p.numel() for p in model.parameters()),
         "pairs": {k: len(v) for k, v in splits.items()} | {"train_used": len(train_pairs)},
+        "train_seconds": round(trainer.elapsed, 1),  # summed over interrupted and resumed runs
         "train_seconds_this_run": round(train_seconds, 1),
         "threads": torch.get_num_threads(),
+        "checkpoint": str(best_dir),
         "test": results,
-        "examples": [{"en": e, "ref": r, "hyp": h} for e, r, h in list(zip(src, refs, hyps))[:15]],
+        "examples": examples,
     }
     (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
     return report
