@@ -5,12 +5,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-DEMO_SENTENCES = [
-    "i like eating fish .",
-    "where is the nearest hospital ?",
-    "my mother is a doctor .",
-    "we need to talk about your health .",
-    "the children are playing in the garden .",
+# The first six pairs of the translation recipe's held-out test split (file order, not picked):
+# the shipped model never saw them. (English, reference Portuguese.)
+DEMO_PAIRS = [
+    ("tom didn t kill mary .", "o tom não matou a mary ."),
+    ("tom taught himself french .", "tom aprendeu francês por conta própria ."),
+    ("i think i ll go wash my hands .", "eu acho que vou lavar as minhas mãos ."),
+    ("i suppose that it s a bit silly .", "suponho que seja um pouco bobo ."),
+    ("this is how i met your mother .", "foi assim que conheci sua mãe ."),
+    ("i ve done the same thing myself .", "fiz a mesma coisa comigo mesmo ."),
 ]
 
 
@@ -63,8 +66,8 @@ def translate(args) -> None:
         n_layers = weights.shape[0]
         layer = n_layers - 1 if args.layer is None else args.layer
         if not 0 <= layer < n_layers:
-            raise ValueError(f"--layer {layer}: the model has {n_layers} decoder layers (0..{n_layers - 1})")
-        path = plot_attention_heads(weights[layer], tgt, src, args.plot_attention, title=f"cross-attention, decoder layer {layer}")
+            raise ValueError(f"--layer {layer}: the model has {n_layers} decoder layers (0..{n_layers - 1}, counted from 0)")
+        path = plot_attention_heads(weights[layer], tgt, src, args.plot_attention, title=f"cross-attention, decoder layer {layer + 1} of {n_layers}")
         print(translator.translate(lines, beam=1)[0])
         print(f"attention plot written to {path}", file=sys.stderr)
         return
@@ -76,7 +79,8 @@ def demo(args) -> None:
     from transmodal.translator import Translator
 
     translator = Translator.load(args.model)
-    print(f"English → Portuguese with the shipped model {args.model!r} (beam 4):")
-    for en, pt in zip(DEMO_SENTENCES, translator.translate(DEMO_SENTENCES, beam=4)):
-        print(f"  {en}\n    → {pt}")
-    print("Translate your own: .venv/bin/transmodal translate \"your sentence here .\"")
+    print(f"English → Portuguese with the model {args.model!r} (beam 4), on held-out sentences it never saw:")
+    outputs = translator.translate([en for en, _ in DEMO_PAIRS], beam=4)
+    for (en, ref), out in zip(DEMO_PAIRS, outputs):
+        print(f"  {en}\n    model:     {out}\n    reference: {ref}")
+    print('Translate your own (lower case, punctuation split by spaces): .venv/bin/transmodal translate "i like fish ."')

@@ -117,6 +117,37 @@ def evaluate_checkpoint(path: str | Path, beams=(1, 4), splits: dict | None = No
     return results, [{"en": e, "ref": r, "hyp": h} for e, r, h in list(zip(src, refs, hyps))[:15]]
 
 
+def evaluate_lengths(path: str | Path, splits: dict | None = None, beam: int = 1, joined: int = 3, seed: int = 0) -> dict:
+    """How translation quality holds up as inputs get longer — where position encodings differ.
+
+    BLEU on the held-out test split bucketed by source length (in words), and on inputs made by
+    joining ``joined`` random test sentences (and their references), which are longer than almost
+    every training sentence: a model whose positions do not extrapolate degrades there.
+    """
+    if splits is None:
+        splits = split_pairs(load_pairs(dataset_dir("tatoeba-en-pt")))
+    translator = Translator.load(path)
+    test = splits["test"]
+    hyps = translator.translate([e for e, _ in test], beam=beam)
+    buckets: dict[str, tuple[list[str], list[str]]] = {}
+    for (en, pt), h in zip(test, hyps):
+        n = len(en.split())
+        name = "1-5" if n <= 5 else "6-10" if n <= 10 else "11-15" if n <= 15 else "16+"
+        buckets.setdefault(name, ([], []))
+        buckets[name][0].append(h)
+        buckets[name][1].append(pt)
+    out = {f"words {k}": {**score(*v), "sentences": len(v[0])} for k, v in sorted(buckets.items(), key=lambda kv: int(kv[0].split("-")[0].rstrip("+")))}
+    rng = random.Random(seed)
+    groups = [rng.sample(test, joined) for _ in range(200)]
+    src = [" ".join(e for e, _ in g) for g in groups]
+    ref = [" ".join(p for _, p in g) for g in groups]
+    out[f"{joined} sentences joined"] = {**score(translator.translate(src, beam=beam), ref), "sentences": len(src), "mean_words": round(sum(len(x.split()) for x in src) / len(src), 1)}
+    train_lengths = sorted(len(e.split()) for e, _ in splits["train"])
+    out["train_words_p99"] = train_lengths[int(0.99 * len(train_lengths))]
+    out["train_words_max"] = train_lengths[-1]
+    return out
+
+
 def run(recipe: TranslationRecipe) -> dict:
     """Train, evaluate on the held-out test split, and write ``report.json`` in ``recipe.out``."""
     if recipe.threads:
