@@ -12,4 +12,5 @@ MODULES = [
     "transmodal.commands.export",
     "transmodal.commands.audio_plot",
     "transmodal.commands.speech_corpus",
+    "transmodal.commands.transcribe",
 ]

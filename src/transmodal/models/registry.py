@@ -56,6 +56,10 @@ def build(arch: str, config: Any):
     return _ARCHS[arch][1](config)
 
 
+# Registered models that live outside transmodal/models (a model built from several packages' parts).
+_OTHER_MODULES = ["transmodal.asr.model"]
+
+
 def _import_all() -> None:
     # Importing the model modules runs their @register decorators.
     import importlib
@@ -66,3 +70,5 @@ def _import_all() -> None:
     for info in pkgutil.iter_modules(pkg.__path__):
         if info.name != "registry":
             importlib.import_module(f"transmodal.models.{info.name}")
+    for name in _OTHER_MODULES:
+        importlib.import_module(name)

@@ -7,4 +7,5 @@ Register it here as name → (module, dataclass name, one-line description).
 
 RECIPES: dict[str, tuple[str, str, str]] = {
     "translation": ("transmodal.recipes.translation", "TranslationRecipe", "English→Portuguese Transformer on Tatoeba"),
+    "en-digits": ("transmodal.recipes.en_digits", "EnDigitsRecipe", "English spoken digits: Conformer-CTC on FSDD, speaker-held-out"),
 }

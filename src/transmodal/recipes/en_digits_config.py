@@ -1,0 +1,32 @@
+"""Options of the English spoken-digits recipe (see :mod:`transmodal.recipes.en_digits`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class EnDigitsRecipe:
+    out: str = "runs/en-digits"
+    data: str = "fsdd-dev"  # folder under $TRANSMODAL_DATA with recordings/{digit}_{speaker}_{index}.wav
+    train_speakers: str = "george,jackson"  # comma-separated; every other speaker is held out for validation
+    synthetic_variants: int = 0  # utterances per digit string in the synthetic corpus (0 = no synthetic data)
+    synthetic_strings: int = 200  # digit strings (en_digit_texts) synthesised when synthetic_variants > 0
+    model: str = "small"  # a name from transmodal.models.conformer.CONFIGS
+    d_model: int = 144
+    n_layers: int = 4
+    n_heads: int = 4
+    kernel_size: int = 15
+    dropout: float = 0.1
+    speed_perturb: bool = True  # each training utterance at speed 0.9, 1.0 or 1.1
+    spec_augment: bool = True
+    batch_size: int = 32
+    max_steps: int = 3000
+    lr: float = 1e-3
+    warmup: int = 300
+    eval_every: int = 500
+    seed: int = 0
+    threads: int = 0  # 0 = PyTorch's default
+    limit: int = 0  # use only N training recordings, drawn at random (0 = all): for quick tests
+    valid_limit: int = 0  # use only every k-th held-out recording so that at most N remain (0 = all): for quick tests
+    progress: bool = True

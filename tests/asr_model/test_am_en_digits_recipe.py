@@ -1,0 +1,48 @@
+"""The en-digits recipe end to end on a sliver of FSDD (2 steps): split, report, calibration, checkpoint."""
+
+import json
+
+import pytest
+
+from transmodal.datasets import data_root
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    if not (data_root() / "fsdd-dev").is_dir():
+        pytest.skip("FSDD (fsdd-dev) is not under $TRANSMODAL_DATA")
+    from transmodal.recipes.en_digits import run
+    from transmodal.recipes.en_digits_config import EnDigitsRecipe
+
+    out = tmp_path_factory.mktemp("digits")
+    r = run(EnDigitsRecipe(out=str(out), model="tiny", d_model=32, n_layers=1, n_heads=2, kernel_size=7, dropout=0.0,
+                           batch_size=8, max_steps=2, warmup=1, eval_every=2, limit=24, valid_limit=40, progress=False))
+    return out, r
+
+
+def test_speaker_held_out_and_report(report):
+    out, r = report
+    assert json.loads((out / "report.json").read_text()) == json.loads(json.dumps(r))
+    assert r["train_speakers"] == ["george", "jackson"]
+    assert set(r["heldout"]["per_speaker"]) == {"lucas"}  # never a training speaker
+    assert r["heldout"]["n"] == r["heldout"]["per_speaker"]["lucas"]["n"] <= 40
+    for key in ("free_accuracy", "closed_set_accuracy"):
+        assert 0.0 <= r["heldout"][key] <= 1.0
+    assert r["calibration"]["temperature"] > 0
+    assert (out / "reliability.png").is_file()
+
+
+def test_checkpoint_transcribes_with_calibration(report):
+    out, r = report
+    from pathlib import Path
+
+    from transmodal.asr.model import Transcriber
+    from transmodal.audio.synth.texts import EN_DIGITS
+
+    ckpt = Path(r["checkpoint"])
+    assert (ckpt / "calibration.json").is_file() and (ckpt / "vocab.json").is_file()
+    t = Transcriber.load(ckpt)
+    assert t.calibrator is not None and t.calibrator.temperature == pytest.approx(r["calibration"]["temperature"])
+    wav = sorted((data_root() / "fsdd-dev" / "recordings").glob("3_lucas_*.wav"))[0]
+    res = t.transcribe([wav], choices=list(EN_DIGITS))[0]
+    assert res.text in EN_DIGITS and 0 < res.confidence <= 1
