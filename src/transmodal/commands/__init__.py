@@ -13,4 +13,6 @@ MODULES = [
     "transmodal.commands.audio_plot",
     "transmodal.commands.speech_corpus",
     "transmodal.commands.transcribe",
+    "transmodal.commands.generate",
+    "transmodal.commands.fill_mask",
 ]

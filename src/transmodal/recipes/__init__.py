@@ -7,5 +7,8 @@ Register it here as name → (module, dataclass name, one-line description).
 
 RECIPES: dict[str, tuple[str, str, str]] = {
     "translation": ("transmodal.recipes.translation", "TranslationRecipe", "English→Portuguese Transformer on Tatoeba"),
+    "bert-pretrain": ("transmodal.recipes.bert_pretrain", "BertPretrainRecipe", "BERT masked-LM pre-training on Machado de Assis"),
+    "bert-finetune": ("transmodal.recipes.bert_finetune", "BertFinetuneRecipe", "fine-tune BERT on a corpus task, vs from scratch"),
+    "gpt-pretrain": ("transmodal.recipes.gpt_pretrain", "GptPretrainRecipe", "GPT on Machado de Assis: perplexity, bits/char"),
     "en-digits": ("transmodal.recipes.en_digits", "EnDigitsRecipe", "English spoken digits: Conformer-CTC on FSDD, speaker-held-out"),
 }
