@@ -15,4 +15,6 @@ MODULES = [
     "transmodal.commands.transcribe",
     "transmodal.commands.generate",
     "transmodal.commands.fill_mask",
+    "transmodal.commands.classify",
+    "transmodal.commands.complete_image",
 ]

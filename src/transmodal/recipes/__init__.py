@@ -10,5 +10,7 @@ RECIPES: dict[str, tuple[str, str, str]] = {
     "bert-pretrain": ("transmodal.recipes.bert_pretrain", "BertPretrainRecipe", "BERT masked-LM pre-training on Machado de Assis"),
     "bert-finetune": ("transmodal.recipes.bert_finetune", "BertFinetuneRecipe", "fine-tune BERT on a corpus task, vs from scratch"),
     "gpt-pretrain": ("transmodal.recipes.gpt_pretrain", "GptPretrainRecipe", "GPT on Machado de Assis: perplexity, bits/char"),
+    "fashion-vit": ("transmodal.recipes.fashion_vit", "FashionViTRecipe", "Vision Transformer on Fashion-MNIST"),
+    "pixel-gpt": ("transmodal.recipes.pixel_gpt", "PixelGPTRecipe", "autoregressive pixel model on Fashion-MNIST"),
     "en-digits": ("transmodal.recipes.en_digits", "EnDigitsRecipe", "English spoken digits: Conformer-CTC on FSDD, speaker-held-out"),
 }

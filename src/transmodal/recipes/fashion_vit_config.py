@@ -1,0 +1,31 @@
+"""Options of the Fashion-MNIST Vision Transformer recipe (see :mod:`transmodal.recipes.fashion_vit`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class FashionViTRecipe:
+    out: str = "runs/fashion-vit"
+    model: str = "fashion-conv"  # a name from transmodal.models.vit.CONFIGS
+    compare: bool = False  # train each of compare_models with these options and report them side by side
+    compare_models: str = "fashion-pixel,fashion-p4,fashion-p7,fashion-conv"  # comma-separated CONFIGS names
+    epochs: int = 40
+    batch_size: int = 128
+    lr: float = 1e-3  # AdamW peak learning rate (linear warm-up, cosine decay to lr/10)
+    weight_decay: float = 0.05  # on weight matrices only
+    warmup_epochs: float = 3.0
+    label_smoothing: float = 0.1
+    crop_padding: int = 2  # random crop: pad by this many pixels, cut 28×28 back out (0 = off)
+    hflip: bool = True  # random horizontal flip
+    erasing: float = 0.25  # probability of random erasing per image (0 = off)
+    drop_path: float = -1.0  # stochastic depth of the last block; -1 = the model config's value
+    valid_size: int = 5000  # training images held out for validation (model selection)
+    eval_every_epochs: int = 1
+    max_steps: int = 0  # stop after this many steps (0 = epochs × steps per epoch): for smoke runs
+    limit: int = 0  # use only the first N training images (0 = all): for quick tests
+    test_limit: int = 0  # evaluate on the first N test images (0 = all 10,000)
+    seed: int = 0
+    threads: int = 0  # 0 = PyTorch's default
+    progress: bool = True
