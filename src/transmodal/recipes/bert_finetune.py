@@ -32,6 +32,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from transmodal.recipes.common import start_run
 from transmodal.models.bert import BertBase, BertClassifier, BertForMaskedLM, BertSpanExtractor, BertTagger, best_spans
 from transmodal.recipes.bert_finetune_config import BertFinetuneRecipe
 from transmodal.text.machado import PERIODS, Work, name_tags, period_examples, read_works, sentence_pairs, speaker_examples, split_works
@@ -201,10 +202,7 @@ def run(recipe: BertFinetuneRecipe) -> dict:
         raise ValueError(f"task={recipe.task!r}: choose one of {', '.join(TASKS)}")
     if recipe.init not in ("pretrained", "scratch", "both"):
         raise ValueError(f"init={recipe.init!r}: choose pretrained, scratch or both")
-    if recipe.threads:
-        torch.set_num_threads(recipe.threads)
-    out = Path(recipe.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = start_run(recipe.out, recipe.threads)
     pretrained, tok, source = load_pretrained(recipe.pretrained)
     max_len = min(recipe.max_len, pretrained.config.max_len)
 

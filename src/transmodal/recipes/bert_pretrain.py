@@ -26,11 +26,11 @@ import math
 import random
 import time
 from dataclasses import asdict
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from transmodal.recipes.common import build_once, start_run
 from transmodal.models.bert import BertForMaskedLM, config
 from transmodal.recipes.bert_pretrain_config import BertPretrainRecipe
 from transmodal.text.machado import Work, read_works, split_works
@@ -134,19 +134,15 @@ def fill_mask(model, tok: WordPieceTokenizer, text: str, top: int = 5) -> list[l
 
 def run(recipe: BertPretrainRecipe) -> dict:
     """Train, evaluate on the held-out test works, and write ``report.json`` in ``recipe.out``."""
-    if recipe.threads:
-        torch.set_num_threads(recipe.threads)
-    out = Path(recipe.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = start_run(recipe.out, recipe.threads)
     splits = split_works(read_works(), seed=0)
     train_works = splits["train"][: recipe.limit_works] if recipe.limit_works else splits["train"]
 
-    distributed.init_distributed()
-    tok_path = out / WordPieceTokenizer.FILENAME
-    if distributed.is_main_process() and not tok_path.is_file():  # when resuming, keep the checkpoint's vocabulary
-        train_wordpiece((p for w in train_works for p in w.paragraphs), recipe.vocab_size).save(tok_path)
-    distributed.barrier()
-    tok = WordPieceTokenizer.load(tok_path)
+    tok = build_once(
+        out / WordPieceTokenizer.FILENAME,
+        lambda path: train_wordpiece((p for w in train_works for p in w.paragraphs), recipe.vocab_size).save(path),
+        WordPieceTokenizer.load,
+    )
     spec = MaskingSpec(tok.mask_id, tok.vocab_size, tok.n_special, select_prob=recipe.select_prob)
 
     train_streams = work_streams(train_works, tok)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from transmodal.recipes.common import start_run
 from transmodal.asr.closed_set import Calibrator, ClosedSetScorer, plot_reliability, posterior, reliability
 from transmodal.asr.ctc import ctc_loss
 from transmodal.asr.model import CALIBRATION, SpeechRecognizer, SpeechRecognizerConfig, Transcriber, pad_waves
@@ -128,10 +129,7 @@ def calibrate(scores: torch.Tensor, correct: torch.Tensor, plot: Path) -> tuple[
 
 def run(recipe: EnDigitsRecipe) -> dict:
     """Train, evaluate on the held-out speaker(s), calibrate, write ``report.json`` in ``recipe.out``."""
-    if recipe.threads:
-        torch.set_num_threads(recipe.threads)
-    out = Path(recipe.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = start_run(recipe.out, recipe.threads)
     train_speakers = {s.strip() for s in recipe.train_speakers.split(",") if s.strip()}
     items = load_fsdd(dataset_dir(recipe.data, download=False))
     train_items = [it for it in items if it["speaker"] in train_speakers]

@@ -37,6 +37,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from transmodal.recipes.common import start_run
 from transmodal.models.vit import VisionTransformer, config, count_parameters
 from transmodal.recipes.fashion_vit_config import FashionViTRecipe
 from transmodal.train import Trainer, TrainConfig, distributed, load_model
@@ -127,10 +128,7 @@ def run(recipe: FashionViTRecipe) -> dict:
     """Train, evaluate on the test set, write ``report.json`` and ``confusion_matrix.png`` in ``recipe.out``."""
     if recipe.compare:
         return compare(recipe)
-    if recipe.threads:
-        torch.set_num_threads(recipe.threads)
-    out = Path(recipe.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = start_run(recipe.out, recipe.threads)
     images, labels = load_fashion_mnist("train")
     train_idx, valid_idx = split_train_valid(images.shape[0], recipe.valid_size)
     if recipe.limit:

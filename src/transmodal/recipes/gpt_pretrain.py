@@ -36,11 +36,11 @@ import time
 import unicodedata
 from collections import Counter
 from dataclasses import asdict
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from transmodal.recipes.common import build_once, start_run
 from transmodal.models.gpt import GPT, config, generate
 from transmodal.recipes.gpt_pretrain_config import GptPretrainRecipe
 from transmodal.text import Tokenizer
@@ -159,21 +159,17 @@ def answer(model, tok: Tokenizer, task: str, text: str, max_new_tokens: int = 24
 
 def run(recipe: GptPretrainRecipe) -> dict:
     """Train, evaluate on the held-out test works, and write ``report.json`` in ``recipe.out``."""
-    if recipe.threads:
-        torch.set_num_threads(recipe.threads)
     if not 0.0 <= recipe.task_fraction < 1.0:
         raise ValueError(f"task_fraction={recipe.task_fraction} must be in [0, 1)")
-    out = Path(recipe.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = start_run(recipe.out, recipe.threads)
     splits = split_works(read_works(), seed=0)
     train_works = splits["train"][: recipe.limit_works] if recipe.limit_works else splits["train"]
 
-    distributed.init_distributed()
-    tok_path = out / Tokenizer.FILENAME
-    if distributed.is_main_process() and not tok_path.is_file():
-        train_byte_bpe((p + "\n" for w in train_works for p in w.paragraphs), recipe.vocab_size).save(tok_path)
-    distributed.barrier()
-    tok = Tokenizer.load(tok_path)
+    tok = build_once(
+        out / Tokenizer.FILENAME,
+        lambda path: train_byte_bpe((p + "\n" for w in train_works for p in w.paragraphs), recipe.vocab_size).save(path),
+        Tokenizer.load,
+    )
 
     rng = random.Random(recipe.seed)
     plain = [work_text(w) for w in train_works]

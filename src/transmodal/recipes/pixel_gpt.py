@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from transmodal.recipes.common import start_run
 from transmodal.models.pixel_gpt import PixelGPT, bits_per_dim, config
 from transmodal.recipes.fashion_vit import split_train_valid, to_float
 from transmodal.recipes.pixel_gpt_config import PixelGPTRecipe
@@ -67,10 +68,7 @@ def evaluate_bpd(model: PixelGPT, pixels: torch.Tensor, labels: torch.Tensor | N
 
 
 def run(recipe: PixelGPTRecipe) -> dict:
-    if recipe.threads:
-        torch.set_num_threads(recipe.threads)
-    out = Path(recipe.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = start_run(recipe.out, recipe.threads)
     images, labels = load_fashion_mnist("train")
     train_idx, valid_idx = split_train_valid(images.shape[0], recipe.valid_size)
     if recipe.limit:
@@ -91,7 +89,7 @@ def run(recipe: PixelGPTRecipe) -> dict:
     torch.manual_seed(recipe.seed)
     model = PixelGPT(cfg)
     train_pix, train_y = quantize_images(images[train_idx], palette), labels[train_idx]
-    valid_pix, valid_y = quantize_images(images[valid_idx], palette), labels[valid_idx]
+    valid_pix = quantize_images(images[valid_idx], palette)
     test_pix = quantize_images(test_images, palette)
 
     distributed.init_distributed()

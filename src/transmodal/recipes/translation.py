@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from transmodal.recipes.common import build_once, start_run
 from transmodal.datasets import dataset_dir
 from transmodal.models.seq2seq import Transformer, config
 from transmodal.nn import label_smoothed_nll
@@ -150,19 +151,15 @@ def evaluate_lengths(path: str | Path, splits: dict | None = None, beam: int = 1
 
 def run(recipe: TranslationRecipe) -> dict:
     """Train, evaluate on the held-out test split, and write ``report.json`` in ``recipe.out``."""
-    if recipe.threads:
-        torch.set_num_threads(recipe.threads)
-    out = Path(recipe.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = start_run(recipe.out, recipe.threads)
     splits = split_pairs(load_pairs(dataset_dir("tatoeba-en-pt")))
     train_pairs = splits["train"][: recipe.limit] if recipe.limit else splits["train"]
 
-    distributed.init_distributed()  # no-op unless launched by torchrun
-    tok_path = out / "tokenizer.json"
-    if distributed.is_main_process() and not tok_path.is_file():  # when resuming, keep the checkpoint's vocabulary
-        train_bpe((s for pair in train_pairs for s in pair), recipe.vocab_size).save(tok_path)
-    distributed.barrier()
-    tok = Tokenizer.load(tok_path)
+    tok = build_once(
+        out / Tokenizer.FILENAME,
+        lambda path: train_bpe((s for pair in train_pairs for s in pair), recipe.vocab_size).save(path),
+        Tokenizer.load,
+    )
     encode = lambda pairs: list(zip(tok.encode_batch([e for e, _ in pairs], eos=True), tok.encode_batch([p for _, p in pairs], bos=True, eos=True)))
     train_ex = encode(train_pairs)
 
