@@ -12,6 +12,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 from torch import Tensor  # noqa: E402
 
 
+def save_figure(fig, out: str | Path, dpi: int = 110) -> Path:
+    """Write ``fig`` as a PNG at ``out`` (creating its folder) and free it; returns the path."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=dpi)
+    plt.close(fig)
+    return out
+
+
 def plot_attention_heads(weights: Tensor, rows: list[str], cols: list[str], out: str | Path, title: str = "") -> Path:
     """One heat map per head. weights: (H, T, S) — rows = T query tokens, columns = S key tokens."""
     h = weights.shape[0]
@@ -30,8 +39,4 @@ def plot_attention_heads(weights: Tensor, rows: list[str], cols: list[str], out:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)

@@ -305,9 +305,8 @@ def reliability(confidences, correct, bins: int = 10) -> Reliability:
 
 def plot_reliability(confidences, correct, out: str | Path, bins: int = 10, title: str = "Reliability") -> Path:
     """Write a reliability diagram (accuracy per confidence bin vs the diagonal, and the bin counts) as a PNG."""
-    import matplotlib
+    from transmodal.viz import save_figure  # selects the Agg backend (no screen needed)
 
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     r = reliability(confidences, correct, bins)
@@ -329,8 +328,4 @@ def plot_reliability(confidences, correct, out: str | Path, bins: int = 10, titl
     bottom.set_xlabel("confidence")
     bottom.set_ylabel("count")
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out, dpi=100)

@@ -16,6 +16,7 @@ from transmodal.audio.errors import AudioError  # noqa: E402
 from transmodal.audio.features import LogMel  # noqa: E402
 from transmodal.audio.io import Audio  # noqa: E402
 from transmodal.audio.resample import resample  # noqa: E402
+from transmodal.viz import save_figure  # noqa: E402
 
 FEATURE_RATE = 16000
 ENVELOPE_POINTS = 2000
@@ -79,8 +80,4 @@ def plot_audio(audio: Audio, out: str | Path, bits: int = 4, zoom_samples: int =
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out, dpi=100)

@@ -14,15 +14,8 @@ import torch.nn.functional as F  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 from torch import Tensor  # noqa: E402
 
+from transmodal.viz import save_figure  # noqa: E402
 from transmodal.vision.io import to_pil  # noqa: E402
-
-
-def _save(fig, out: str | Path) -> Path:
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
 
 
 def plot_confusion_matrix(matrix: Tensor, labels: Sequence[str], out: str | Path, title: str = "") -> Path:
@@ -44,7 +37,7 @@ def plot_confusion_matrix(matrix: Tensor, labels: Sequence[str], out: str | Path
     accuracy = float(m.diag().sum()) / max(1, int(m.sum()))
     ax.set_title(title or f"confusion matrix (accuracy {accuracy:.2%})")
     fig.tight_layout()
-    return _save(fig, out)
+    return save_figure(fig, out)
 
 
 def plot_attention_overlay(images: Tensor, maps: Tensor, out: str | Path, titles: Sequence[str] = ()) -> Path:
@@ -69,7 +62,7 @@ def plot_attention_overlay(images: Tensor, maps: Tensor, out: str | Path, titles
         b.imshow(heat.cpu().numpy(), cmap="jet", alpha=0.5, vmin=0, vmax=1)
         b.set_title("attention rollout", fontsize=8)
     fig.tight_layout()
-    return _save(fig, out)
+    return save_figure(fig, out)
 
 
 def save_image_grid(rows: Sequence[Sequence[Tensor]], out: str | Path, scale: int = 4, gap: int = 4,
