@@ -18,13 +18,9 @@ class Translator:
 
     @classmethod
     def load(cls, name_or_path: str | Path) -> "Translator":
-        from transmodal.hub import resolve
-        from transmodal.train import load_model
+        from transmodal.hub import load_as
 
-        path = resolve(str(name_or_path))
-        model = load_model(path)
-        if getattr(model, "arch", None) != "seq2seq":
-            raise ValueError(f"{path} holds a {getattr(model, 'arch', '?')!r} model, not a translation (seq2seq) model")
+        model, path = load_as(name_or_path, "seq2seq", "a translation model")
         return cls(model, Tokenizer.load(path))
 
     def _encode(self, sentences: list[str]) -> list[list[int]]:

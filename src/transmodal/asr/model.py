@@ -127,13 +127,9 @@ class Transcriber:
 
     @classmethod
     def load(cls, name_or_path: str | Path, batch_size: int = 16) -> "Transcriber":
-        from transmodal.hub import resolve
-        from transmodal.train import load_model
+        from transmodal.hub import load_as
 
-        path = resolve(str(name_or_path))
-        model = load_model(path)
-        if getattr(model, "arch", None) != "ctc_asr":
-            raise ValueError(f"{path} holds a {getattr(model, 'arch', '?')!r} model, not a speech recogniser (ctc_asr)")
+        model, path = load_as(name_or_path, "ctc_asr", "a speech recogniser")
         if not (path / CharVocab.FILENAME).is_file():
             raise ValueError(f"{path}: no {CharVocab.FILENAME}; a speech checkpoint needs its character vocabulary")
         vocab = CharVocab.load(path / CharVocab.FILENAME)

@@ -41,13 +41,9 @@ def register(sub) -> None:
 
 def load_classifier(name_or_path: str):
     """(model, class names, background rule) of a ViT checkpoint directory or shipped model name."""
-    from transmodal.hub import resolve
-    from transmodal.train import load_model
+    from transmodal.hub import load_as
 
-    path = resolve(name_or_path)
-    model = load_model(path)
-    if getattr(model, "arch", None) != "vit":
-        raise ValueError(f"{path} holds a {getattr(model, 'arch', '?')!r} model, not an image classifier (vit)")
+    model, path = load_as(name_or_path, "vit", "an image classifier")
     names = [str(i) for i in range(model.config.num_classes)]
     background = "dark"
     meta_file = Path(path) / "labels.json"

@@ -39,13 +39,9 @@ def register(sub) -> None:
 
 
 def _load(name_or_path: str):
-    from transmodal.hub import resolve
-    from transmodal.train import load_model
+    from transmodal.hub import load_as
 
-    path = resolve(name_or_path)
-    model = load_model(path)
-    if getattr(model, "arch", None) != "pixel_gpt":
-        raise ValueError(f"{path} holds a {getattr(model, 'arch', '?')!r} model, not a pixel model (pixel_gpt)")
+    model, path = load_as(name_or_path, "pixel_gpt", "a pixel model")
     names, background = [str(i) for i in range(model.config.num_classes)], "dark"
     meta = Path(path) / "labels.json"
     if meta.is_file():

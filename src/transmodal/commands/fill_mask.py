@@ -20,19 +20,11 @@ def register(sub) -> None:
 
 def load_bert(name_or_path: str):
     """(masked-LM model, WordPiece tokenizer) of a checkpoint directory or shipped model name."""
-    from transmodal.hub import resolve
-    from transmodal.models.bert import BertForMaskedLM
+    from transmodal.hub import load_as
     from transmodal.text.wordpiece import WordPieceTokenizer
-    from transmodal.train import load_model
 
-    try:
-        path = resolve(name_or_path)
-    except ValueError as e:
-        raise ValueError(f"{e}. Train one with `transmodal train bert-pretrain --out runs/machado-bert` and pass "
-                         "--model runs/machado-bert/best") from e
-    model = load_model(path)
-    if not isinstance(model, BertForMaskedLM):
-        raise ValueError(f"{path} holds a {getattr(model, 'arch', '?')!r} model; fill-mask needs a masked-LM BERT ('bert')")
+    model, path = load_as(name_or_path, "bert", "a masked-LM BERT", train_hint="Train one with "
+                          "`transmodal train bert-pretrain --out runs/machado-bert` and pass --model runs/machado-bert/best")
     return model, WordPieceTokenizer.load(path)
 
 

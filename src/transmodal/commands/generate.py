@@ -29,19 +29,11 @@ def register(sub) -> None:
 
 def load_gpt(name_or_path: str):
     """(model, tokenizer) of a GPT checkpoint directory or shipped model name."""
-    from transmodal.hub import resolve
-    from transmodal.models.gpt import GPT
+    from transmodal.hub import load_as
     from transmodal.text import Tokenizer
-    from transmodal.train import load_model
 
-    try:
-        path = resolve(name_or_path)
-    except ValueError as e:
-        raise ValueError(f"{e}. Train one with `transmodal train gpt-pretrain --out runs/machado-gpt` and pass "
-                         "--model runs/machado-gpt/best") from e
-    model = load_model(path)
-    if not isinstance(model, GPT):
-        raise ValueError(f"{path} holds a {getattr(model, 'arch', '?')!r} model, not a GPT language model")
+    model, path = load_as(name_or_path, "gpt", "a GPT language model", train_hint="Train one with "
+                          "`transmodal train gpt-pretrain --out runs/machado-gpt` and pass --model runs/machado-gpt/best")
     return model, Tokenizer.load(path)
 
 

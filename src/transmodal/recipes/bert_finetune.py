@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from transmodal.recipes.common import start_run
-from transmodal.models.bert import BertBase, BertClassifier, BertForMaskedLM, BertSpanExtractor, BertTagger, best_spans
+from transmodal.models.bert import BertBase, BertClassifier, BertSpanExtractor, BertTagger, best_spans
 from transmodal.recipes.bert_finetune_config import BertFinetuneRecipe
 from transmodal.text.machado import PERIODS, Work, name_tags, period_examples, read_works, sentence_pairs, speaker_examples, split_works
 from transmodal.text.masking import IGNORE_INDEX
@@ -187,12 +187,9 @@ def evaluate(task: str, model, eval_batches: list[dict]) -> dict[str, float]:
 
 # ------------------------------------------------------------------------------------ run
 def load_pretrained(name_or_path: str) -> tuple[BertBase, WordPieceTokenizer, Path]:
-    from transmodal.hub import resolve
+    from transmodal.hub import load_as
 
-    path = resolve(name_or_path)
-    model = load_model(path)
-    if not isinstance(model, BertForMaskedLM):
-        raise ValueError(f"{path} holds a {getattr(model, 'arch', '?')!r} model; fine-tuning starts from a masked-LM BERT ('bert')")
+    model, path = load_as(name_or_path, "bert", "a masked-LM BERT (fine-tuning starts from one)")
     return model, WordPieceTokenizer.load(path), path
 
 
