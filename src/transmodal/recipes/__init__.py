@@ -13,4 +13,5 @@ RECIPES: dict[str, tuple[str, str, str]] = {
     "fashion-vit": ("transmodal.recipes.fashion_vit", "FashionViTRecipe", "Vision Transformer on Fashion-MNIST"),
     "pixel-gpt": ("transmodal.recipes.pixel_gpt", "PixelGPTRecipe", "autoregressive pixel model on Fashion-MNIST"),
     "en-digits": ("transmodal.recipes.en_digits", "EnDigitsRecipe", "English spoken digits: Conformer-CTC on FSDD, speaker-held-out"),
+    "pt-quiz": ("transmodal.recipes.pt_quiz", "PtQuizRecipe", "Brazilian-Portuguese questionnaire answers: speech-CTC on synthetic speech"),
 }

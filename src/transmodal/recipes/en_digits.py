@@ -22,22 +22,16 @@ from pathlib import Path
 
 import torch
 
-from transmodal.recipes.common import start_run
-from transmodal.asr.closed_set import Calibrator, ClosedSetScorer, plot_reliability, posterior, reliability
-from transmodal.asr.ctc import ctc_loss
-from transmodal.asr.model import CALIBRATION, SpeechRecognizer, SpeechRecognizerConfig, Transcriber, pad_waves
+from transmodal.asr.closed_set import ClosedSetScorer
+from transmodal.asr.model import CALIBRATION, SpeechRecognizer, SpeechRecognizerConfig, Transcriber
 from transmodal.asr.vocab import CharVocab
-from transmodal.audio.features import speed_perturb
-from transmodal.audio.io import load_audio
+from transmodal.recipes.common import start_run
+from transmodal.recipes.speech_common import RATE, calibrate, loss_fn, make_batches, read_waves
 from transmodal.audio.synth.texts import EN_DIGITS
 from transmodal.datasets import dataset_dir
 from transmodal.models.conformer import config as conformer_config
 from transmodal.recipes.en_digits_config import EnDigitsRecipe
 from transmodal.train import Trainer, TrainConfig, load_model
-
-RATE = 16000
-SPEEDS = (0.9, 1.0, 1.1)
-
 
 def load_fsdd(folder: Path) -> list[dict]:
     """Every ``{digit}_{speaker}_{index}.wav`` under ``folder`` (or folder/recordings), sorted by name."""
@@ -64,32 +58,6 @@ def load_synthetic(recipe: EnDigitsRecipe, out: Path) -> list[dict]:
     return [{"path": str(manifest.parent / u["audio"]), "text": u["text"], "speaker": "synthetic"} for u in read_manifest(manifest)]
 
 
-def read_waves(items: list[dict]) -> list[torch.Tensor]:
-    return [load_audio(it["path"], sample_rate=RATE).samples[0] for it in items]
-
-
-def make_batches(waves, targets, batch_size: int, rng: random.Random, perturb: bool):
-    """Shuffled batches (waves (B, N), wave_lengths, targets (B, S), target_lengths), speed-perturbed if asked."""
-    order = list(range(len(waves)))
-    rng.shuffle(order)
-    for s in range(0, len(order) - batch_size + 1 if len(order) >= batch_size else 1, batch_size):
-        chunk = order[s : s + batch_size]
-        ws = [speed_perturb(waves[i], RATE, rng.choice(SPEEDS)) if perturb else waves[i] for i in chunk]
-        batch, lengths = pad_waves(ws)
-        tl = torch.tensor([len(targets[i]) for i in chunk])
-        tg = torch.zeros(len(chunk), int(tl.max()), dtype=torch.long)
-        for row, i in enumerate(chunk):
-            tg[row, : len(targets[i])] = torch.tensor(targets[i])
-        yield batch, lengths, tg, tl
-
-
-def loss_fn(model, batch):
-    waves, lengths, targets, target_lengths = batch
-    lp, lp_len = model(waves, lengths)
-    loss = ctc_loss(lp, lp_len, targets, target_lengths)
-    return loss, {"tokens": float(len(waves))}
-
-
 def evaluate_split(transcriber: Transcriber, items: list[dict], waves: list[torch.Tensor]) -> dict:
     """Free-decoding and closed-set results on ``items``; also the closed-set scores for calibration."""
     lps = transcriber.log_probs(waves)
@@ -110,21 +78,6 @@ def evaluate_split(transcriber: Transcriber, items: list[dict], waves: list[torc
     return {"n": len(items), "free_accuracy": sum(free) / max(len(free), 1),
             "closed_set_accuracy": sum(closed) / max(len(closed), 1), "per_speaker": per_speaker,
             "_scores": torch.stack(scores), "_correct": torch.tensor(correct)}
-
-
-def calibrate(scores: torch.Tensor, correct: torch.Tensor, plot: Path) -> tuple[Calibrator, dict]:
-    """Fit τ on the even positions, measure reliability on the odd ones (and before/after on them)."""
-    fit_s, fit_y, test_s, test_y = scores[0::2], correct[0::2], scores[1::2], correct[1::2]
-    cal = Calibrator().fit(fit_s, fit_y)
-    out = {"temperature": cal.temperature, "n_fit": int(len(fit_y)), "n_test": int(len(test_y))}
-    for name, tau in (("raw", 1.0), ("calibrated", cal.temperature)):
-        p = posterior(test_s, tau)
-        conf, pred = p.max(-1)
-        rel = reliability(conf, pred == test_y)
-        out[name] = {"nll": cal.nll(test_s, test_y, tau), "ece": float(getattr(rel, "ece", float("nan")))}
-        if name == "calibrated":
-            plot_reliability(conf, pred == test_y, plot, title=f"closed-set digits, held-out speaker (τ = {cal.temperature:.2f})")
-    return cal, out
 
 
 def run(recipe: EnDigitsRecipe) -> dict:
@@ -176,7 +129,8 @@ def run(recipe: EnDigitsRecipe) -> dict:
     best_dir = out / "best" if (out / "best" / "config.json").is_file() else out / "last"
     transcriber = Transcriber(load_model(best_dir), vocab)
     results = evaluate_split(transcriber, valid_items, valid_waves)
-    cal, cal_report = calibrate(results.pop("_scores"), results.pop("_correct"), out / "reliability.png")
+    cal, cal_report = calibrate(results.pop("_scores"), results.pop("_correct"), out / "reliability.png",
+                                "closed-set digits, held-out speaker")
     cal.extra = {"scorer": "closed_set, raw log-likelihood (length_norm=False)", "answers": list(EN_DIGITS)}
     (best_dir / CALIBRATION).write_text(cal.to_json(), encoding="utf-8")
     report = {

@@ -15,6 +15,14 @@ EN_DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eig
 PT_YES_NO = ("sim", "não", "claro", "com certeza", "nunca", "não sei", "prefiro não responder")
 PT_LIKERT = ("muito bom", "bom", "regular", "ruim", "muito ruim", "ótimo", "péssimo")
 PT_FREQUENCY = ("sempre", "quase sempre", "às vezes", "raramente", "nunca")
+# Other ways people answer the same questions (normalised to the sets above by transmodal.quiz), consent
+# answers, and the words of partial dates ("março de dois mil e vinte e seis").
+PT_VARIANTS = ("é", "isso", "isso mesmo", "aham", "claro que não", "de jeito nenhum", "de vez em quando",
+               "mais ou menos", "excelente", "sei lá", "não lembro", "não quero responder", "aceito", "não aceito",
+               "concordo", "não concordo")
+PT_MONTHS = ("janeiro", "fevereiro", "março", "abril", "maio", "junho", "julho", "agosto", "setembro", "outubro",
+             "novembro", "dezembro")
+PT_YEARS = ("dois mil e vinte e quatro", "dois mil e vinte e cinco", "dois mil e vinte e seis")
 
 
 def en_digit_texts(strings: int = 400, seed: int = 0, min_len: int = 2, max_len: int = 5) -> list[str]:
@@ -58,10 +66,19 @@ def pt_quiz_texts() -> list[str]:
     return out
 
 
+def pt_quiz_extended_texts() -> list[str]:
+    """:func:`pt_quiz_texts`, then :data:`PT_VARIANTS`, the months, ``"MONTH de YEAR"`` for the years in
+    :data:`PT_YEARS`, and the years alone."""
+    out = pt_quiz_texts()
+    extra = [*PT_VARIANTS, *PT_MONTHS, *(f"{m} de {y}" for m in PT_MONTHS for y in PT_YEARS), *PT_YEARS]
+    return out + [t for t in dict.fromkeys(extra) if t not in out]
+
+
 # name → (generator, language of the voices that must speak it)
 TEXT_GENERATORS = {
     "en-digits": (en_digit_texts, "en"),
     "pt-quiz": (pt_quiz_texts, "pt-br"),
+    "pt-quiz-extended": (pt_quiz_extended_texts, "pt-br"),
 }
 
 

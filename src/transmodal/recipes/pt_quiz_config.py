@@ -1,0 +1,35 @@
+"""Options of the Brazilian-Portuguese questionnaire-answers recipe (see :mod:`transmodal.recipes.pt_quiz`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class PtQuizRecipe:
+    out: str = "runs/pt-quiz"
+    texts: str = "pt-quiz-extended"  # a text generator of transmodal.audio.synth.texts
+    variants: int = 48  # training utterances per text (voices, speed, pitch and augmentation drawn per utterance)
+    holdout_voices: str = "espeak-ng:pt-br+f4,espeak-ng:pt-br+m6"  # never trained on; the evaluation voices
+    holdout_variants: int = 2  # utterances per text and holdout voice (speed/pitch/level vary, no noise)
+    valid_fraction: float = 0.04  # training-voice utterances set aside to pick the best checkpoint
+    noisy_snr_db: float = 10.0  # the "noisy" evaluation condition: white, pink or babble noise at this SNR
+    encoder: str = "conformer"  # conformer | fast_conformer | zipformer | transformer | cnn (speech encoders)
+    model: str = "small"  # a name from the encoder's CONFIGS
+    d_model: int = 144
+    n_layers: int = 4
+    n_heads: int = 4
+    kernel_size: int = 15
+    dropout: float = 0.1
+    speed_perturb: bool = False  # the TTS corpus already varies speed
+    spec_augment: bool = True
+    batch_size: int = 32
+    max_steps: int = 2500
+    lr: float = 1.5e-3
+    warmup: int = 250
+    eval_every: int = 500
+    seed: int = 0
+    threads: int = 0  # 0 = PyTorch's default
+    workers: int = 2  # processes synthesising the corpus
+    limit_texts: int = 0  # use only the first N texts (0 = all): for quick tests
+    progress: bool = True

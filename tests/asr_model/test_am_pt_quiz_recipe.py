@@ -1,0 +1,58 @@
+"""The pt-quiz recipe end to end on a sliver (12 texts, 2 steps): corpora, held-out voices, conditions, report."""
+
+import json
+import shutil
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (scripts/setup.sh installs it)")
+    from transmodal.recipes.pt_quiz import run
+    from transmodal.recipes.pt_quiz_config import PtQuizRecipe
+
+    out = tmp_path_factory.mktemp("ptquiz")
+    r = run(PtQuizRecipe(out=str(out), model="tiny", d_model=32, n_layers=1, n_heads=2, kernel_size=7, dropout=0.0,
+                         variants=3, holdout_variants=1, valid_fraction=0.2, limit_texts=12, batch_size=8, max_steps=2,
+                         warmup=1, eval_every=2, workers=1, progress=False))
+    return out, r
+
+
+def test_holdout_voices_never_trained_on(report):
+    out, r = report
+    assert json.loads((out / "report.json").read_text()) == json.loads(json.dumps(r))
+    assert r["holdout_voices"] == ["espeak-ng:pt-br+f4", "espeak-ng:pt-br+m6"]
+    train_voices = {json.loads(line)["voice"] for line in (out / "corpus-train" / "train.jsonl").read_text().splitlines()}
+    assert train_voices and not train_voices & set(r["holdout_voices"])
+    assert r["holdout_utterances"] == 12 * 2  # 12 texts × 2 holdout voices × 1 variant
+
+
+def test_every_condition_and_answer_set_reported(report):
+    _, r = report
+    assert set(r["heldout"]) == {"clean", "telephone", "noisy"}
+    for cond in r["heldout"].values():
+        # the first 12 texts are the 7 yes/no answers then 5 Likert ones
+        assert cond["yes_no"]["n"] == 7 * 2 and cond["likert"]["n"] == 5 * 2 and cond["numbers"]["n"] == 0
+        assert 0.0 <= cond["yes_no"]["accuracy"] <= 1.0
+    assert r["calibration"]["temperature"] > 0
+
+
+def test_conditions_change_the_audio():
+    import torch
+
+    from transmodal.recipes.pt_quiz import condition_waves
+
+    t = torch.arange(16000) / 16000
+    waves = [torch.sin(2 * torch.pi * f * t) * 0.3 for f in (1000.0, 5000.0, 440.0)]
+    assert condition_waves(waves, "clean", 10.0, 0) is waves
+    tel = condition_waves(waves, "telephone", 10.0, 0)
+    assert tel[1].abs().max() < 0.05 < tel[0].abs().max()  # 5 kHz is outside the telephone band, 1 kHz inside
+    noisy = condition_waves(waves, "noisy", 10.0, 0)
+    for clean, n in zip(waves, noisy):
+        noise = n.double() - clean.double()
+        snr = 10 * torch.log10(clean.double().pow(2).mean() / noise.pow(2).mean())
+        assert abs(float(snr) - 10.0) < 0.5
+    with pytest.raises(ValueError, match="unknown condition"):
+        condition_waves(waves, "underwater", 10.0, 0)
