@@ -17,4 +17,6 @@ MODULES = [
     "transmodal.commands.fill_mask",
     "transmodal.commands.classify",
     "transmodal.commands.complete_image",
+    "transmodal.commands.serve",
+    "transmodal.commands.forms",
 ]

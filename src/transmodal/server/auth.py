@@ -1,0 +1,102 @@
+"""Staff accounts: argon2 password hashes, bearer tokens stored as SHA-256, roles, and the audit log.
+
+Roles: ``admin`` may do everything; ``analyst`` may read reports and export answers. The FastAPI
+dependencies :func:`staff` and :func:`admin` turn a missing/unknown/expired token into 401 and a wrong
+role into 403.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from transmodal.server.models import AuditEntry, StaffToken, StaffUser, utcnow
+
+ROLES = ("admin", "analyst")
+MIN_PASSWORD = 10
+
+
+def hasher(settings) -> PasswordHasher:
+    return PasswordHasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_user(db: Session, ph: PasswordHasher, username: str, password: str, role: str) -> StaffUser:
+    """Add a staff account; ValueError for an unknown role, a short password or a taken username."""
+    username = username.strip()
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+    if not username or len(username) > 100:
+        raise ValueError("username must be 1 to 100 characters")
+    if len(password) < MIN_PASSWORD:
+        raise ValueError(f"password must have at least {MIN_PASSWORD} characters")
+    if db.scalar(select(StaffUser).where(StaffUser.username == username)):
+        raise LookupError(f"user {username!r} already exists")
+    user = StaffUser(username=username, password_hash=ph.hash(password), role=role)
+    db.add(user)
+    db.flush()
+    return user
+
+
+def login(db: Session, ph: PasswordHasher, username: str, password: str, hours: float) -> tuple[str, StaffToken] | None:
+    """Check the password; on success store a new token (hash only) and return (token, row); None otherwise."""
+    user = db.scalar(select(StaffUser).where(StaffUser.username == username))
+    if user is None:
+        ph.hash(password)       # same work as a real check, so timing does not reveal which usernames exist
+        return None
+    try:
+        ph.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if ph.check_needs_rehash(user.password_hash):
+        user.password_hash = ph.hash(password)
+    db.execute(delete(StaffToken).where(StaffToken.expires_at < utcnow()))
+    token = secrets.token_urlsafe(32)
+    row = StaffToken(token_hash=token_hash(token), user=user, expires_at=utcnow() + timedelta(hours=hours))
+    db.add(row)
+    return token, row
+
+
+def audit(db: Session, staff: str, action: str, target: str) -> None:
+    """Record a staff action, in the same transaction as the action itself."""
+    db.add(AuditEntry(staff=staff, action=action, target=target))
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPException(401, "log in first: send 'Authorization: Bearer <token>' from POST /api/staff/login",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return token.strip()
+
+
+def staff(request: Request) -> StaffUser:
+    """Dependency: the logged-in staff user (any role)."""
+    token = _bearer(request)
+    factory = request.app.state.sessions
+    with factory() as db:
+        row = db.scalar(select(StaffToken).where(StaffToken.token_hash == token_hash(token)))
+        if row is None or row.expires_at < utcnow():
+            raise HTTPException(401, "the login token is unknown or expired; log in again",
+                                headers={"WWW-Authenticate": "Bearer"})
+        user = row.user
+        db.expunge(user)
+        return user
+
+
+def admin(user: StaffUser = Depends(staff)) -> StaffUser:
+    """Dependency: the logged-in staff user, who must be an admin (403 otherwise)."""
+    if user.role != "admin":
+        raise HTTPException(403, f"this needs the admin role; {user.username!r} is {user.role}")
+    return user
