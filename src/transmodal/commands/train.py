@@ -30,7 +30,7 @@ def _add_dataclass_options(parser: argparse.ArgumentParser, cls) -> None:
         if str(f.type) in ("bool",) or f.type is bool:
             parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:
-            kind = {"int": int, "float": float}.get(str(f.type), str)
+            kind = {"int": int, "float": float}.get(str(f.type).replace(" | None", ""), str)
             parser.add_argument(flag, dest=f.name, type=kind, default=None, help=help_text)
 
 

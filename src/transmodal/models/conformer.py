@@ -72,6 +72,8 @@ CONFIGS: dict[str, ConformerConfig] = {
     "L": ConformerConfig(d_model=512, n_layers=17, n_heads=8),
     # CPU-sized models.
     "small": ConformerConfig(d_model=144, n_layers=4, n_heads=4),
+    # ≈2.6 M parameters; every speech encoder has a "cpu" configuration of about this size, for comparisons.
+    "cpu": ConformerConfig(d_model=144, n_layers=4, n_heads=4, kernel_size=15),
     "tiny": ConformerConfig(d_model=64, n_layers=2, n_heads=4, kernel_size=15, dropout=0.0),
 }
 

@@ -59,6 +59,8 @@ CONFIGS: dict[str, FastConformerConfig] = {
     # Smaller sizes (NeMo's FastConformer small / medium shapes).
     "medium": FastConformerConfig(d_model=256, n_layers=16, n_heads=4),
     "small": FastConformerConfig(d_model=176, n_layers=16, n_heads=4),
+    # ≈2.8 M parameters (see conformer "cpu"), local attention ±16 frames (1.28 s at 80 ms) + 1 global token.
+    "cpu": FastConformerConfig(d_model=144, n_layers=5, n_heads=4, subsampling_channels=144, window=16, global_tokens=1),
     # CPU-sized model for tests, with limited context.
     "tiny": FastConformerConfig(d_model=64, n_layers=2, n_heads=4, subsampling_channels=32, dropout=0.0, window=4, global_tokens=1),
 }

@@ -39,6 +39,7 @@ class SpeechCNNConfig:
 
 CONFIGS: dict[str, SpeechCNNConfig] = {
     "small": SpeechCNNConfig(d_model=256, n_layers=6, kernel_size=5),
+    "cpu": SpeechCNNConfig(d_model=256, n_layers=6, kernel_size=5),  # ≈2.4 M (see conformer "cpu")
     "tiny": SpeechCNNConfig(d_model=64, n_layers=2, kernel_size=5, dropout=0.0),
 }
 

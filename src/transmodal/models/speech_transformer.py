@@ -41,6 +41,7 @@ CONFIGS: dict[str, SpeechTransformerConfig] = {
     # ESPnet's LibriSpeech Transformer encoder shape (12 × 256, 4 heads, FFN 2048).
     "base": SpeechTransformerConfig(d_model=256, n_heads=4, n_layers=12, d_ff=2048),
     "small": SpeechTransformerConfig(d_model=256, n_heads=4, n_layers=6, d_ff=1024),
+    "cpu": SpeechTransformerConfig(d_model=160, n_heads=4, n_layers=6, d_ff=640),  # ≈2.6 M (see conformer "cpu")
     "tiny": SpeechTransformerConfig(d_model=64, n_heads=4, n_layers=2, d_ff=128, dropout=0.0, max_len=256),
 }
 

@@ -116,6 +116,9 @@ CONFIGS: dict[str, ZipformerConfig] = {
         dims=(192, 256, 256, 256, 256, 256), layers=(2, 2, 2, 2, 2, 2), ff_dims=(512, 768, 768, 768, 768, 768)
     ),
     "M": ZipformerConfig(),
+    # ≈2.8 M parameters (see conformer "cpu"): one layer per stack, narrow.
+    "cpu": ZipformerConfig(dims=(96, 128, 128, 128, 128, 96), layers=(1, 1, 1, 1, 1, 1),
+                           ff_dims=(256, 320, 320, 320, 320, 256), heads=(4, 4, 4, 4, 4, 4)),
     "L": ZipformerConfig(
         dims=(192, 256, 512, 768, 512, 256), layers=(2, 2, 4, 5, 4, 2), ff_dims=(512, 768, 1536, 2048, 1536, 768)
     ),
