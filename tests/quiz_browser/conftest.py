@@ -13,7 +13,7 @@ import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
 STATIC = Path(__file__).resolve().parents[2] / "src" / "transmodal" / "server" / "static"
-ORIGIN = "http://quiz.test"  # a made-up origin whose /static/* requests are answered from STATIC
+ORIGIN = "http://localhost:9"  # never contacted: routing answers /static/* from STATIC (localhost = a secure context, so getUserMedia exists)
 
 
 def chromium_args(fake_audio: Path | None = None) -> list[str]:

@@ -40,8 +40,11 @@ export class AnswerRecorder {
   async start() {
     if (!canRecord()) throw new Error(microphoneError(null));
     try {
+      // No browser processing: noise suppression and gain control treat steady sounds as noise and
+      // pump the level, which the speech model never heard in training; the prompt is stopped before
+      // recording starts, so there is no echo to cancel.
       this.stream = await navigator.mediaDevices.getUserMedia({
-        audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true },
+        audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false },
       });
     } catch (err) {
       throw new Error(microphoneError(err));
