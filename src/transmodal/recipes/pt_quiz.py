@@ -46,13 +46,15 @@ NOISES = ("white", "pink", "babble")
 
 
 def build_corpora(recipe: PtQuizRecipe, out: Path) -> tuple[list[dict], list[dict]]:
-    """(training utterances, holdout-voice utterances) as ``{"path", "text", "voice"}``, synthesised once under ``out``."""
+    """(training utterances, holdout-voice utterances) as ``{"path", "text", "voice"}``, synthesised once under ``out``
+    (or ``recipe.corpus``)."""
     from transmodal.audio.synth import AugmentSpec, CorpusSpec, build_corpus, generate_texts, read_manifest
 
     texts = generate_texts(recipe.texts)
     if recipe.limit_texts:
         texts = texts[: recipe.limit_texts]
     holdout = [v.strip() for v in recipe.holdout_voices.split(",") if v.strip()]
+    out = Path(recipe.corpus) if recipe.corpus else out
     train_spec = CorpusSpec(out_dir=str(out / "corpus-train"), texts=texts, language="pt-br", holdout_voices=holdout,
                             variants=recipe.variants, holdout_variants=0, seed=recipe.seed, workers=recipe.workers,
                             progress=recipe.progress)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 @dataclass
 class PtQuizRecipe:
     out: str = "runs/pt-quiz"
+    corpus: str = ""  # folder for the synthetic corpora (corpus-train/, corpus-eval/); "" = inside out. Runs may share one.
     texts: str = "pt-quiz-extended"  # a text generator of transmodal.audio.synth.texts
     variants: int = 48  # training utterances per text (voices, speed, pitch and augmentation drawn per utterance)
     holdout_voices: str = "espeak-ng:pt-br+f4,espeak-ng:pt-br+m6"  # never trained on; the evaluation voices
