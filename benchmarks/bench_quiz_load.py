@@ -38,7 +38,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -51,69 +50,27 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "quiz_browser"))  # spoken.py: what respondents say, and its WAVs
-from spoken import spoken_answer, synthesise  # noqa: E402
+# Shared with the browser test: `transmodal serve` as a subprocess, and what respondents say (and its WAVs).
+sys.path.insert(0, str(ROOT / "tests" / "quiz_browser"))
+from serve_process import free_port, serve, staff_client  # noqa: E402
+from voice_answers import spoken_answer, synthesise  # noqa: E402
 
-ADMIN_PASSWORD = "bench-admin-password"
 LINK = {"municipality": "3550308", "clinic": "2077485", "team": "0001234567"}
-START_TIMEOUT_S = 120
 REQUEST_TIMEOUT_S = 120
 MAX_STEPS = 60  # requests per respondent before it is declared stuck
 
 
 # ------------------------------------------------------------------------------------------------ servers
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(check, timeout: float, what: str, proc: subprocess.Popen | None = None, log: Path | None = None):
-    """Poll `check()` every 0.2 s until it is true; a dead `proc` or the timeout is an error naming `what`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
-            raise RuntimeError(f"{what} exited with status {proc.returncode} before it was ready:\n{tail}")
-        with contextlib.suppress(Exception):
-            if check():
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"{what} was not ready after {timeout:.0f} s")
-
-
 @contextlib.contextmanager
 def quiz_servers(db_url: str | None, data_dir: Path, processes: int):
     """Start `processes` × `transmodal serve` on one database; yields their base URLs. The first one
     migrates the database and creates the admin account before the others start."""
-    env = dict(os.environ, TRANSMODAL_ADMIN_PASSWORD=ADMIN_PASSWORD, PYTHONPATH=str(ROOT / "src"),
-               PYTHONUNBUFFERED="1")
-    procs: list[subprocess.Popen] = []
-    urls: list[str] = []
-    try:
-        for i in range(processes):
-            port = free_port()
-            cmd = [sys.executable, "-m", "transmodal", "serve", "--host", "127.0.0.1", "--port", str(port),
-                   "--data-dir", str(data_dir)]
-            if db_url:
-                cmd += ["--db", db_url]
-            log = data_dir.parent / f"server-{i}.log"
-            proc = subprocess.Popen(cmd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
-            procs.append(proc)
-            url = f"http://127.0.0.1:{port}"
-            wait_until(lambda: httpx.get(f"{url}/healthz", timeout=2).status_code == 200, START_TIMEOUT_S,
-                       f"transmodal serve #{i}", proc, log)
-            urls.append(url)
+    with contextlib.ExitStack() as stack:
+        urls = [stack.enter_context(serve(data_dir, db_url, log=data_dir.parent / f"server-{i}.log",
+                                          name=f"transmodal serve #{i}"))
+                for i in range(processes)]
         yield urls
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 def find_pg_bin() -> Path | None:
@@ -166,14 +123,6 @@ def postgres_server(workdir: Path):
 
 
 # ------------------------------------------------------------------------------------------------ staff side
-
-def staff_login(url: str) -> httpx.Client:
-    client = httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT_S)
-    r = client.post("/api/staff/login", json={"username": "admin", "password": ADMIN_PASSWORD})
-    r.raise_for_status()
-    client.headers["Authorization"] = f"Bearer {r.json()['token']}"
-    return client
-
 
 def make_link(staff: httpx.Client) -> tuple[str, str]:
     """(form_id, link token) for the demo form (the first form listed when the demo is not there)."""
@@ -320,7 +269,7 @@ def measure(backend: str, n: int, processes: int, workdir: Path, bank: WavBank) 
         data_dir = workdir / f"data-{backend}"
         data_dir.mkdir(parents=True)
         urls = stack.enter_context(quiz_servers(db_url, data_dir, processes))
-        staff = staff_login(urls[0])
+        staff = staff_client(urls[0], REQUEST_TIMEOUT_S)
         form_id, token = make_link(staff)
         # Warm-up: one respondent per server process, so model loading is not counted as latency.
         run_respondents(urls, token, len(urls), bank)

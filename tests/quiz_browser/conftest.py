@@ -11,18 +11,10 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
+from voice_driver import CHROMIUM, chromium_args
+
 STATIC = Path(__file__).resolve().parents[2] / "src" / "transmodal" / "server" / "static"
 ORIGIN = "http://localhost:9"  # never contacted: routing answers /static/* from STATIC (localhost = a secure context, so getUserMedia exists)
-
-
-def chromium_args(fake_audio: Path | None = None) -> list[str]:
-    """Launch flags: allow the microphone without a prompt and feed it from a WAV file (played once)."""
-    args = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            "--autoplay-policy=no-user-gesture-required"]
-    if fake_audio is not None:
-        args.append(f"--use-file-for-fake-audio-capture={fake_audio}%noloop")
-    return args
 
 
 @pytest.fixture(scope="module")

@@ -27,6 +27,15 @@ const storeKey = `transmodal:${token}`;
 let session = null;  // {session_id, session_secret, title, consent_prompts, purpose_index}
 let flash = null;    // {kind: "ok" | "info", text} shown at the top of the next screen
 let recorder = null;
+let renders = 0;     // bumped on every new screen (data-render on #screen), so tests can wait for the next one
+
+/** Replace the screen's content and move keyboard focus to its heading. */
+function show(...nodes) {
+  clear(screen).append(...nodes.filter((n) => n !== null && n !== undefined));
+  screen.dataset.render = String(++renders);
+  const heading = screen.querySelector("h2");
+  if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus({ preventScroll: false }); }
+}
 
 // ---------------------------------------------------------------- session storage and HTTP
 
@@ -164,7 +173,7 @@ async function start() {
     const info = await request("GET", `/api/r/${encodeURIComponent(token)}`);
     renderWelcome(info);
   } catch (err) {
-    clear(screen).append(el("h2", {}, "Link inválido"),
+    show(el("h2", {}, "Link inválido"),
       el("p", {}, err.status === 404 ? "Este link de questionário não existe ou foi desativado." : err.message));
     if (err.status !== 404) showError(err.message, () => start());
   }
@@ -172,7 +181,7 @@ async function start() {
 
 function renderWelcome(info) {
   document.getElementById("title").textContent = info.title;
-  clear(screen).append(
+  show(
     el("h2", {}, info.title),
     el("p", {}, `São ${info.questions} perguntas curtas. Você pode responder falando ou tocando nas opções.`),
     el("p", { class: "hint" }, "Antes de começar, vamos pedir sua autorização. Nada é guardado sem ela."),
@@ -190,7 +199,7 @@ function renderConsent() {
   setProgress(null);
   const prompt = session.consent_prompts[session.purpose_index];
   const step = `${session.purpose_index + 1} de ${session.consent_prompts.length}`;
-  clear(screen).append(
+  show(
     el("p", { class: "muted small" }, `Autorização ${step}${prompt.required ? " (obrigatória)" : " (opcional)"}`),
     flashNode(),
     el("h2", { id: "question-label" }, prompt.prompt),
@@ -222,7 +231,7 @@ function afterConsent(res) {
   setStatus("");
   if (res.ended) {
     forgetSession();
-    clear(screen).append(el("h2", {}, "Tudo bem."),
+    show(el("h2", {}, "Tudo bem."),
       el("p", {}, "Sem a sua autorização, nada foi guardado. Obrigado pelo seu tempo."));
     return;
   }
@@ -284,7 +293,7 @@ function renderQuestion(next) {
     nodes.push(listenButton(q.audio_url, "🔊 Ouvir"),
       el("button", { type: "button", class: "primary", id: "continue",
         onclick: () => guarded(() => choose(q, {})) }, "Continuar"));
-    clear(screen).append(...nodes);
+    show(...nodes);
     playPrompt(q.audio_url);
     return;
   }
@@ -316,7 +325,7 @@ function renderQuestion(next) {
     el("summary", {}, pending ? "Ou escolha a resposta certa tocando" : "Prefiro responder tocando"),
     tapAnswers(q, (body) => guarded(() => choose(q, body)), (msg) => showError(msg)));
   nodes.push(tap);
-  clear(screen).append(...nodes);
+  show(...nodes);
   playPrompt(promptUrl);
 }
 
@@ -364,7 +373,7 @@ async function choose(q, body) {
 function renderDone(next) {
   setProgress(next.progress);
   stopPrompt();
-  clear(screen).append(flashNode(), el("h2", { id: "done" }, "Obrigado!"),
+  show(flashNode(), el("h2", { id: "done" }, "Obrigado!"),
     el("p", {}, "Suas respostas foram registradas. Elas ajudam a melhorar o atendimento na sua unidade de saúde."));
 }
 
