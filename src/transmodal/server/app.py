@@ -87,10 +87,22 @@ def create_app(settings: Settings | None = None, recognizer=None, tts=None) -> F
                                 status_code=413)
         return await call_next(request)
 
+    _register_consent_prompts(factory, settings)
     app.include_router(staff.router)
     app.include_router(respondent.router)
     app.include_router(pages.router)
     return app
+
+
+def _register_consent_prompts(factory, settings) -> None:
+    """Store the consent prompts' texts now, so starting (and refusing) a session writes no prompt rows."""
+    from transmodal.server.consent import PURPOSES
+    from transmodal.server.db import transaction
+    from transmodal.server.flow import prompt_url
+
+    with transaction(factory) as db:
+        for p in PURPOSES:
+            prompt_url(db, p.prompt, settings.tts_voice)
 
 
 async def _purge_loop(factory, settings) -> None:

@@ -48,9 +48,15 @@ def yes_no_question(p: Purpose) -> Question:
                     choices=[Choice("sim", "Sim"), Choice("nao", "Não")])
 
 
-def granted_from(interpretation) -> bool | None:
-    """True/False for a recognised "sim"/"não"; None when the answer was not understood (or was a code)."""
+MIN_SCORE = 0.9           # consent is a legal act: only a clear "sim"/"não" counts, never a fuzzy guess
+MIN_CONFIDENCE = 0.7      # nor a recording the speech model is unsure about
+
+
+def granted_from(interpretation, confidence: float = 1.0) -> bool | None:
+    """True/False for a clearly recognised "sim"/"não"; None when unclear (the page asks again or shows buttons)."""
     if getattr(interpretation, "status", "none") != "value":
+        return None
+    if interpretation.score < MIN_SCORE or confidence < MIN_CONFIDENCE:
         return None
     return {"sim": True, "nao": False}.get(str(interpretation.value))
 

@@ -53,10 +53,11 @@ class SpeechService:
                                      "answer by tapping an option") from None
 
 
-def none_interpretation():
-    """What "nothing understood" looks like to the policy (silence, noise, a rejected read-back)."""
+def none_interpretation(error: str = ""):
+    """What "nothing understood" looks like to the policy (silence, noise, a rejected read-back, a value
+    out of range — ``error`` then says why, in Portuguese)."""
     from transmodal.quiz.normalize import Interpretation
-    return Interpretation(status="none", value=None, code=None, score=0.0, matched="", label="")
+    return Interpretation(status="none", error=error)
 
 
 def normaliser_version() -> str:
@@ -70,23 +71,24 @@ def apply_recognition(db: Session, sess: QuizSession, q: Question, state: dict, 
 
     interp = rec.interpretation
     attempt = int(state["attempt"])
-    understood = interp.status != "none" and not getattr(rec, "silent", False)
+    silent = bool(getattr(rec, "silent", False))
+    confidence = min(max(float(rec.confidence or 0.0), 0.0), 1.0)
+    understood = interp.status != "none" and not silent
     answers = flow.stored_answers(db, sess.id)
-    in_range = not (interp.status == "value" and q.constraint
-                    and not check_constraint(q, interp.value, flow.relevance_values(answers)))
-    if understood and in_range:
-        d = decide(q, rec.confidence, attempt, interp)
-    else:
-        d = decide(q, 0.0, attempt, none_interpretation())
+    if understood and interp.status == "value" and q.constraint and \
+            not check_constraint(q, interp.value, flow.relevance_values(answers)):
+        # the normaliser checks constraints alone; this catches those that depend on other answers
+        interp, understood = none_interpretation(q.constraint_message or OUT_OF_RANGE), False
+    if silent:
+        interp = none_interpretation()
+    d = decide(q, confidence, attempt, interp, silent=silent)
     prompt = d.prompt
-    if not in_range and d.action == "reask":
-        prompt = q.constraint_message or OUT_OF_RANGE
     result = {"decision": d.action, "understood": understood, "transcript": rec.transcript,
               "value": interp.value if understood else None, "code": interp.code if understood else None,
-              "label": interp.label if understood else None, "confidence": rec.confidence, "attempt": attempt,
+              "label": interp.label if understood else None, "confidence": confidence, "attempt": attempt,
               "level": d.level if d.action == "reask" else None, "prompt": prompt,
               "audio_url": flow.prompt_url(db, prompt, voice, sess.id), "stored": False}
-    common = dict(transcript=rec.transcript, confidence=rec.confidence, mode="voice",
+    common = dict(transcript=rec.transcript, confidence=confidence, mode="voice",
                   model_version=rec.model_version, normaliser_version=normaliser_version())
     if d.action == "accept":
         if interp.status == "code":
@@ -99,7 +101,7 @@ def apply_recognition(db: Session, sess: QuizSession, q: Question, state: dict, 
         result.update(stored=True, value=None, code="dont_know", label="Não sei")
     elif d.action == "confirm":
         state["pending"] = {"value": interp.value, "code": interp.code, "label": interp.label,
-                            "transcript": rec.transcript, "confidence": rec.confidence,
+                            "transcript": rec.transcript, "confidence": confidence,
                             "model_version": rec.model_version, "prompt": prompt, "audio_url": result["audio_url"]}
         flow.save_state(sess, state)
     else:

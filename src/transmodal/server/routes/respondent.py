@@ -124,7 +124,7 @@ async def give_consent(session_id: str, request: Request, secret: str | None = S
             raise HTTPException(400, "a spoken consent needs the form fields 'purpose' and 'audio' (a file)")
         p = _purpose_or_400(purpose)
         rec, _ = await _recognise_upload(request, session_id, secret, consent_mod.yes_no_question(p), upload)
-        granted = consent_mod.granted_from(rec.interpretation) if not getattr(rec, "silent", False) else None
+        granted = None if getattr(rec, "silent", False) else consent_mod.granted_from(rec.interpretation, rec.confidence)
         return await run_in_threadpool(_record_consent, request, session_id, secret, p.name, granted, "voice",
                                        rec.transcript)
     try:

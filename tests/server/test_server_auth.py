@@ -1,0 +1,95 @@
+"""Staff access: nothing without login (401), admin-only endpoints refuse analysts (403), tokens expire."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from transmodal.server.db import transaction
+from transmodal.server.models import StaffToken, utcnow
+
+from conftest import ANALYST_PASSWORD
+
+STAFF_GETS = ["/api/forms", "/api/forms/teste", "/api/links", "/api/reports/overview?form_id=teste",
+              "/api/reports/questions?form_id=teste&by=team", "/api/export/answers.csv?form_id=teste",
+              "/api/staff/me"]
+ADMIN_POSTS = [("/api/links", {"form_id": "teste", "municipality": "3550308", "clinic": "2077485", "team": "0000000002"}),
+               ("/api/staff/users", {"username": "bob", "password": "bob-password-1", "role": "analyst"}),
+               ("/api/privacy/export", {"session_id": "x"}), ("/api/privacy/delete", {"session_id": "x"}),
+               ("/api/admin/purge-audio", None)]
+
+
+@pytest.mark.parametrize("path", STAFF_GETS)
+def test_anonymous_gets_401(h, path):
+    r = h.client.get(path)
+    assert r.status_code == 401 and "log in" in r.json()["detail"]
+    r = h.client.get(path, headers={"Authorization": "Bearer made-up"})
+    assert r.status_code == 401
+
+
+def test_anonymous_posts_401(h):
+    for path, body in ADMIN_POSTS:
+        assert h.client.post(path, json=body).status_code == 401, path
+    assert h.client.get("/api/audit").status_code == 401
+
+
+def test_analyst_reads_reports_but_not_admin_things(h):
+    analyst = h.staff_headers("ana", ANALYST_PASSWORD)
+    for path in STAFF_GETS:
+        assert h.client.get(path, headers=analyst).status_code == 200, path
+    for path, body in ADMIN_POSTS:
+        r = h.client.post(path, headers=analyst, json=body)
+        assert r.status_code == 403 and "admin" in r.json()["detail"], path
+    assert h.client.get("/api/audit", headers=analyst).status_code == 403
+
+
+def test_login_errors_and_logout(h):
+    assert h.client.post("/api/staff/login", json={"username": "admin", "password": "wrong"}).status_code == 401
+    assert h.client.post("/api/staff/login", json={"username": "nobody", "password": "x"}).status_code == 401
+    r = h.client.post("/api/staff/login", json={"username": "admin"})
+    assert r.status_code == 400 and "password" in r.json()["detail"]
+    admin = h.staff_headers()
+    assert h.client.get("/api/staff/me", headers=admin).json() == {"username": "admin", "role": "admin"}
+    assert h.client.post("/api/staff/logout", headers=admin).json() == {"ok": True}
+    assert h.client.get("/api/staff/me", headers=admin).status_code == 401
+
+
+def test_expired_token_is_refused(h):
+    admin = h.staff_headers()
+    with transaction(h.app.state.sessions) as db:
+        db.execute(update(StaffToken).values(expires_at=utcnow() - timedelta(seconds=1)))
+    assert h.client.get("/api/forms", headers=admin).status_code == 401
+
+
+def test_admin_creates_users_and_links(h):
+    admin = h.staff_headers()
+    r = h.client.post("/api/staff/users", headers=admin, json={"username": "bob", "password": "short", "role": "analyst"})
+    assert r.status_code == 400
+    r = h.client.post("/api/staff/users", headers=admin, json={"username": "bob", "password": "long-enough-1", "role": "boss"})
+    assert r.status_code == 400
+    assert h.client.post("/api/staff/users", headers=admin,
+                         json={"username": "bob", "password": "long-enough-1", "role": "analyst"}).status_code == 201
+    assert h.client.post("/api/staff/users", headers=admin,
+                         json={"username": "bob", "password": "long-enough-1", "role": "analyst"}).status_code == 409
+    assert h.staff_headers("bob", "long-enough-1")
+    r = h.client.post("/api/links", headers=admin, json={"form_id": "teste", "municipality": "355030",
+                                                          "clinic": "2077485", "team": "0000000001"})
+    assert r.status_code == 400 and "7-digit" in r.json()["detail"]
+    r = h.client.post("/api/links", headers=admin, json={"form_id": "nope", "municipality": "3550308",
+                                                          "clinic": "2077485", "team": "0000000001"})
+    assert r.status_code == 404
+    r = h.client.post("/api/links", headers=admin, json={"form_id": "teste", "municipality": "3304557",
+                                                          "clinic": "1234567", "team": "0000000009"}).json()
+    assert r["url"] == f"/r/{r['token']}" and len(r["token"]) >= 40
+    assert h.client.get(f"/api/r/{r['token']}").status_code == 200
+    links = h.client.get("/api/links", headers=admin).json()["links"]
+    assert [l["municipality"] for l in links] == ["3550308", "3304557"]
+    actions = [e["action"] for e in h.client.get("/api/audit", headers=admin).json()["entries"]]
+    assert actions[:2] == ["create_link", "login"] and "create_user" in actions
+
+
+def test_report_access_is_audited(h):
+    analyst = h.staff_headers("ana", ANALYST_PASSWORD)
+    h.client.get("/api/export/answers.csv?form_id=teste", headers=analyst)
+    entries = h.client.get("/api/audit", headers=h.staff_headers()).json()["entries"]
+    assert any(e["staff"] == "ana" and e["action"] == "export_csv" and e["target"] == "teste" for e in entries)
