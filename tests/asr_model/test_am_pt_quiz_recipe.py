@@ -56,3 +56,16 @@ def test_conditions_change_the_audio():
         assert abs(float(snr) - 10.0) < 0.5
     with pytest.raises(ValueError, match="unknown condition"):
         condition_waves(waves, "underwater", 10.0, 0)
+
+
+def test_markdown_tables_carry_the_report_numbers(report):
+    _, r = report
+    from transmodal.recipes.pt_quiz import comparison_markdown, report_markdown
+
+    table = report_markdown(r)
+    yes_no = r["heldout"]["telephone"]["yes_no"]
+    assert f"{100 * yes_no['accuracy']:.1f}% (n={yes_no['n']})" in table.splitlines()[2].split("|")[3]
+    assert [line.split("|")[1].strip() for line in table.splitlines()[2:6]] == ["yes_no", "likert", "frequency", "numbers"]
+    row = comparison_markdown({"conformer": r, "other": r}).splitlines()[2]
+    worst_clean = min(r["heldout"]["clean"][s]["accuracy"] for s in ("yes_no", "likert"))  # the sets with utterances
+    assert row.startswith("| conformer |") and f"{100 * worst_clean:.1f}%" in row.split("|")[5]

@@ -206,3 +206,28 @@ def run(recipe: PtQuizRecipe) -> dict:
     }
     (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
     return report
+
+
+def report_markdown(report: dict) -> str:
+    """The held-out results of one run as a Markdown table: answer sets × conditions (accuracy, n)."""
+    lines = ["| answer set | " + " | ".join(CONDITIONS) + " |", "| --- |" + " --- |" * len(CONDITIONS)]
+    for name in ANSWER_SETS:
+        cells = [f"{100 * report['heldout'][c][name]['accuracy']:.1f}% (n={report['heldout'][c][name]['n']})" for c in CONDITIONS]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    cells = [f"{100 * report['heldout'][c]['free_exact_match']:.1f}%" for c in CONDITIONS]
+    lines.append("| free decoding, exact match (all texts) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def comparison_markdown(reports: dict[str, dict], rtf: dict[str, float] | None = None) -> str:
+    """Encoders side by side (same corpus and budget): worst answer set per condition, free decoding, size, time."""
+    head = ["encoder", "parameters", "train s", "s/step"] + [f"worst set, {c}" for c in CONDITIONS] + ["free, clean"]
+    head += ["RTF (1 thread)"] if rtf else []
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for name, r in reports.items():
+        worst = [min(r["heldout"][c][s]["accuracy"] for s in ANSWER_SETS if r["heldout"][c][s]["n"]) for c in CONDITIONS]
+        row = [name, f"{r['parameters']:,}", f"{r['train_seconds']:.0f}", f"{r['seconds_per_step']:.2f}"]
+        row += [f"{100 * w:.1f}%" for w in worst] + [f"{100 * r['heldout']['clean']['free_exact_match']:.1f}%"]
+        row += [f"{rtf[name]:.4f}"] if rtf else []
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
