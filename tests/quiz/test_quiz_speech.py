@@ -133,6 +133,8 @@ def test_missing_model_is_a_clear_error():
     rec = AnswerRecognizer("pt-quiz-that-does-not-exist")
     with pytest.raises(ModelNotAvailable, match="model pt-quiz-that-does-not-exist not available"):
         rec.recognise(YN, tone(), 16000)
+    with pytest.raises(FileNotFoundError):  # what a server turns into "503, answer by tapping"
+        rec.model_version
 
 
 @pytest.mark.parametrize("wave, rate, fragment", [

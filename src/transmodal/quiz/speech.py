@@ -41,8 +41,11 @@ MAX_ANSWER_SECONDS = 60.0
 SILENCE_DBFS = -60.0
 
 
-class ModelNotAvailable(ValueError):
-    """The speech model is not installed (e.g. ``pt-quiz`` before it has been trained and shipped)."""
+class ModelNotAvailable(FileNotFoundError, ValueError):
+    """The speech model is not installed (e.g. ``pt-quiz`` before it has been trained and shipped).
+
+    Both a FileNotFoundError (a missing file: a server answers 503 and falls back to buttons) and a
+    ValueError (the ``transmodal`` command prints its message instead of a traceback)."""
 
 
 @dataclass
