@@ -7,7 +7,8 @@
 
 import { clear, el } from "./js/dom.js";
 import { ApiError, request } from "./js/http.js";
-import { CATEGORICAL, CODE_COLOURS, columnChart, legend, lineChart, scaleColours, stackedBars } from "./js/charts.js";
+import { CATEGORICAL, CODE_COLOURS, columnChart, legend, lineChart, niceNumber, scaleColours, stackedBars }
+  from "./js/charts.js";
 
 const TOKEN_KEY = "transmodal:staff-token";
 const $ = (id) => document.getElementById(id);
@@ -136,10 +137,8 @@ function questionCard(question, by) {
       legend(segmentsFor(question, {}, { dont_know: 0, refused: 0 }).map((s) => ({ label: s.label, colour: s.colour }))));
   } else if (question.type === "integer") {
     card.append(integerTable(rows));
-    const merged = mergeCounts(visible);
-    const keys = Object.keys(merged).map(Number).sort((a, b) => a - b);
-    if (keys.length) card.append(columnChart(keys.map((k) => ({ label: String(k), value: merged[k] })),
-      `${question.label}: respostas por valor (grupos visíveis)`));
+    const bins = binIntegers(mergeCounts(visible));
+    if (bins.length) card.append(columnChart(bins, `${question.label}: respostas por valor (grupos visíveis)`));
   } else if (question.type === "date") {
     const merged = mergeCounts(visible);
     const months = Object.keys(merged).sort();
@@ -164,6 +163,26 @@ function mergeCounts(groups) {
   const total = {};
   for (const g of groups) for (const [k, v] of Object.entries(g.counts || {})) total[k] = (total[k] || 0) + v;
   return total;
+}
+
+/**
+ * Integer answers as columns: one per value when there are at most 12 distinct values, else bins of a
+ * nice width (1, 2, 5 × 10^k) such as 20–29, 30–39 for ages.
+ */
+export function binIntegers(counts) {
+  const values = Object.keys(counts).map(Number).filter(Number.isFinite).sort((a, b) => a - b);
+  if (values.length <= 12) return values.map((v) => ({ label: String(v), value: counts[v] }));
+  const lo = values[0], hi = values[values.length - 1];
+  const width = niceNumber((hi - lo + 1) / 10);
+  const bins = new Map();
+  for (const v of values) {
+    const start = Math.floor(v / width) * width;
+    bins.set(start, (bins.get(start) || 0) + counts[v]);
+  }
+  const out = [];
+  for (let start = Math.floor(lo / width) * width; start <= hi; start += width)
+    out.push({ label: `${start}–${start + width - 1}`, value: bins.get(start) || 0 });
+  return out;
 }
 
 function integerTable(rows) {

@@ -12,7 +12,8 @@
  */
 
 import { clear, el, playPrompt, stopPrompt } from "./js/dom.js";
-import { ApiError, request } from "./js/http.js";
+import { ApiError, request, retryable } from "./js/http.js";
+import { icon } from "./js/icons.js";
 import { AnswerRecorder, canRecord } from "./js/recorder.js";
 import { tapAnswers } from "./js/tap_answers.js";
 import { recordingToWav } from "./js/wav.js";
@@ -78,7 +79,7 @@ async function guarded(step) {
       showError("Esta sessão não existe mais. Você pode começar de novo.", () => start());
       return undefined;
     }
-    showError(err.message || String(err), () => guarded(step));
+    showError(err.message || String(err), retryable(err) ? () => guarded(step) : null);
     return undefined;
   }
 }
@@ -106,11 +107,13 @@ function flashNode() {
  */
 function micBlock(label, onWav) {
   const meter = el("div", { class: "meter", "aria-hidden": "true" }, el("div"));
-  const button = el("button", { type: "button", class: "mic", id: "mic", "aria-pressed": "false" }, `🎤 ${label}`);
+  const button = el("button", { type: "button", class: "mic", id: "mic", "aria-pressed": "false" });
+  const setLabel = (name, text) => { clear(button).append(icon(name), el("span", {}, text)); };
+  setLabel("mic", label);
   const reset = () => {
     button.classList.remove("recording");
     button.setAttribute("aria-pressed", "false");
-    button.textContent = `🎤 ${label}`;
+    setLabel("mic", label);
     button.disabled = false;
     meter.firstElementChild.style.width = "0";
   };
@@ -122,7 +125,7 @@ function micBlock(label, onWav) {
       onLevel: (rms) => { meter.firstElementChild.style.width = `${Math.min(100, rms * 400)}%`; },
       onStop: async (blob) => {
         button.disabled = true;
-        button.textContent = "Enviando…";
+        setLabel("wait", "Enviando…");
         setStatus("Processando a gravação…");
         let wav;
         try {
@@ -145,18 +148,19 @@ function micBlock(label, onWav) {
     }
     button.classList.add("recording");
     button.setAttribute("aria-pressed", "true");
-    button.textContent = "⏹ Gravando… toque para parar";
+    setLabel("stop", "Gravando… toque para parar");
     setStatus("Pode falar. A gravação para sozinha quando você terminar.");
   });
   if (!canRecord()) {
     button.disabled = true;
-    button.textContent = "Este navegador não grava áudio: responda tocando";
+    setLabel("mic", "Este navegador não grava áudio: responda tocando");
   }
   return el("div", {}, button, meter);
 }
 
-function listenButton(url, text = "🔊 Ouvir de novo") {
-  return url ? el("button", { type: "button", id: "listen", onclick: () => playPrompt(url) }, text) : null;
+function listenButton(url, text = "Ouvir de novo") {
+  return url ? el("button", { type: "button", class: "listen", id: "listen", onclick: () => playPrompt(url) },
+    icon("speaker"), el("span", {}, text)) : null;
 }
 
 // ---------------------------------------------------------------- start, welcome, consent
@@ -290,7 +294,7 @@ function renderQuestion(next) {
   if (q.hint) nodes.push(el("p", { class: "hint" }, q.hint));
 
   if (q.type === "note") {
-    nodes.push(listenButton(q.audio_url, "🔊 Ouvir"),
+    nodes.push(listenButton(q.audio_url, "Ouvir"),
       el("button", { type: "button", class: "primary", id: "continue",
         onclick: () => guarded(() => choose(q, {})) }, "Continuar"));
     show(...nodes);
@@ -316,7 +320,7 @@ function renderQuestion(next) {
       promptUrl = reask.audio_url || q.audio_url;
       nodes.push(el("p", { class: "reask", id: "reask" }, reask.prompt));
     }
-    nodes.push(listenButton(q.audio_url, "🔊 Ouvir a pergunta"),
+    nodes.push(listenButton(q.audio_url, "Ouvir a pergunta"),
       micBlock(next.attempt > 1 ? "Responder de novo falando" : "Responder falando",
         (wav) => guarded(() => uploadAnswer(q, wav))));
   }

@@ -6,6 +6,7 @@
  */
 
 const NS = "http://www.w3.org/2000/svg";
+const FONT = 14; // px in viewBox units; the charts are drawn ~480 units wide so text stays legible on phones
 
 export const CATEGORICAL = ["#0b6e4f", "#1a73e8", "#f2b705", "#b3261e", "#7b1fa2", "#00838f", "#ef6c00", "#5d4037"];
 const DIVERGING = ["#b3261e", "#ef8a62", "#e0c45c", "#67a96f", "#0b6e4f"];
@@ -29,12 +30,27 @@ export function scaleColours(n, goodFirst) {
   return goodFirst ? pick.reverse() : pick;
 }
 
-/** A "nice" upper bound for an axis (1, 2, 5 × 10^k) at or above `max`. */
-export function niceMax(max) {
-  if (!(max > 0)) return 1;
-  const p = 10 ** Math.floor(Math.log10(max));
-  for (const m of [1, 2, 5, 10]) if (m * p >= max) return m * p;
+/** A "nice" number (1, 2, 5 × 10^k) at or above `x`. */
+export function niceNumber(x) {
+  if (!(x > 0)) return 1;
+  const p = 10 ** Math.floor(Math.log10(x));
+  for (const m of [1, 2, 5, 10]) if (m * p >= x) return m * p;
   return 10 * p;
+}
+
+/** Axis ticks for counts: whole steps (1, 2, 5 × 10^k), about four of them, from 0 to at least `max`. */
+export function countTicks(max) {
+  const step = Math.max(1, niceNumber(Math.max(1, max) / 4));
+  const top = Math.max(step, Math.ceil(Math.max(1, max) / step) * step);
+  const ticks = [];
+  for (let v = 0; v <= top; v += step) ticks.push(v);
+  return ticks;
+}
+
+function yAxis(root, ticks, y, x1, x2) {
+  for (const v of ticks)
+    root.append(svg("line", { x1, x2, y1: y(v), y2: y(v), stroke: "#d8ddd9" }),
+      svg("text", { x: x1 - 6, y: y(v) + 4, "text-anchor": "end", "font-size": FONT - 1 }, v));
 }
 
 /**
@@ -42,20 +58,18 @@ export function niceMax(max) {
  * Draws a y grid with 4 steps, dots on each point and the last value at the right end.
  */
 export function lineChart(xs, series, label) {
-  const W = 640, H = 260, L = 44, R = 56, T = 16, B = 36;
+  const W = 520, H = 260, L = 44, R = 52, T = 16, B = 36;
   const root = frame(W, H, label);
-  const max = niceMax(Math.max(1, ...series.flatMap((s) => s.values)));
+  const ticks = countTicks(Math.max(...series.flatMap((s) => s.values)));
+  const max = ticks[ticks.length - 1];
   const x = (i) => L + (xs.length <= 1 ? (W - L - R) / 2 : (i * (W - L - R)) / (xs.length - 1));
   const y = (v) => T + (H - T - B) * (1 - v / max);
-  for (let k = 0; k <= 4; k++) {
-    const v = (max * k) / 4;
-    root.append(svg("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), stroke: "#d8ddd9" }),
-      svg("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end", "font-size": 11 }, Number.isInteger(v) ? v : v.toFixed(1)));
-  }
+  yAxis(root, ticks, y, L, W - R);
   const every = Math.max(1, Math.ceil(xs.length / 6));
   xs.forEach((lab, i) => {
     if (i % every === 0 || i === xs.length - 1)
-      root.append(svg("text", { x: x(i), y: H - B + 18, "text-anchor": "middle", "font-size": 11 }, lab.slice(5) || lab));
+      root.append(svg("text", { x: x(i), y: H - B + 20, "text-anchor": "middle", "font-size": FONT - 1 },
+        lab.length === 10 ? `${lab.slice(8)}/${lab.slice(5, 7)}` : lab));
   });
   for (const s of series) {
     const pts = s.values.map((v, i) => `${x(i)},${y(v)}`).join(" ");
@@ -64,8 +78,8 @@ export function lineChart(xs, series, label) {
     s.values.forEach((v, i) => root.append(svg("circle", { cx: x(i), cy: y(v), r: 3.5, fill: s.colour },
       svg("title", {}, `${s.name} em ${xs[i]}: ${v}`))));
     if (s.values.length)
-      root.append(svg("text", { x: x(s.values.length - 1) + 8, y: y(s.values[s.values.length - 1]) + 4,
-        "font-size": 12, fill: s.colour, "font-weight": 600 }, s.values[s.values.length - 1]));
+      root.append(svg("text", { x: x(s.values.length - 1) + 8, y: y(s.values[s.values.length - 1]) + 5,
+        "font-size": FONT, fill: s.colour, "font-weight": 600 }, s.values[s.values.length - 1]));
   }
   return root;
 }
@@ -75,7 +89,7 @@ export function lineChart(xs, series, label) {
  * A suppressed row is a hatched grey bar that says why no figures are shown.
  */
 export function stackedBars(rows, label) {
-  const W = 640, L = 120, R = 52, rowH = 30, gap = 10, T = 6;
+  const W = 480, L = 92, R = 50, rowH = 32, gap = 10, T = 6;
   const H = T + rows.length * (rowH + gap) + 4;
   const root = frame(W, H, label);
   const pattern = svg("pattern", { id: `hatch-${Math.random().toString(36).slice(2)}`, width: 8, height: 8,
@@ -85,12 +99,12 @@ export function stackedBars(rows, label) {
   const inner = W - L - R;
   rows.forEach((row, r) => {
     const y0 = T + r * (rowH + gap);
-    root.append(svg("text", { x: L - 8, y: y0 + rowH / 2 + 4, "text-anchor": "end", "font-size": 12 }, row.label));
+    root.append(svg("text", { x: L - 8, y: y0 + rowH / 2 + 5, "text-anchor": "end", "font-size": FONT }, row.label));
     if (row.suppressed) {
       root.append(svg("rect", { x: L, y: y0, width: inner, height: rowH, fill: `url(#${pattern.id})`, rx: 4,
         class: "suppressed" }, svg("title", {}, `${row.label}: menos de 10 pessoas — números ocultos`)),
-      svg("text", { x: L + inner / 2, y: y0 + rowH / 2 + 4, "text-anchor": "middle", "font-size": 12, fill: "#56625c" },
-        "suprimido (menos de 10 pessoas)"));
+      svg("text", { x: L + inner / 2, y: y0 + rowH / 2 + 5, "text-anchor": "middle", "font-size": FONT - 1,
+        fill: "#3b4540" }, "suprimido (< 10 pessoas)"));
       return;
     }
     const total = row.segments.reduce((a, s) => a + s.value, 0);
@@ -101,12 +115,12 @@ export function stackedBars(rows, label) {
       const pct = Math.round((100 * s.value) / total);
       root.append(svg("rect", { x, y: y0, width: w, height: rowH, fill: s.colour, class: "segment", "data-key": s.key },
         svg("title", {}, `${row.label} — ${s.label}: ${s.value} (${pct} %)`)));
-      if (w > 30) root.append(svg("text", { x: x + w / 2, y: y0 + rowH / 2 + 4, "text-anchor": "middle",
-        "font-size": 11, fill: "#fff", "font-weight": 600 }, `${pct}%`));
+      if (w > 34) root.append(svg("text", { x: x + w / 2, y: y0 + rowH / 2 + 5, "text-anchor": "middle",
+        "font-size": FONT - 1, fill: "#fff", "font-weight": 600 }, `${pct}%`));
       x += w;
     }
-    if (!total) root.append(svg("text", { x: L + 4, y: y0 + rowH / 2 + 4, "font-size": 12, fill: "#56625c" }, "sem respostas"));
-    root.append(svg("text", { x: W - R + 6, y: y0 + rowH / 2 + 4, "font-size": 11, fill: "#56625c" },
+    if (!total) root.append(svg("text", { x: L + 4, y: y0 + rowH / 2 + 5, "font-size": FONT, fill: "#56625c" }, "sem respostas"));
+    root.append(svg("text", { x: W - R + 6, y: y0 + rowH / 2 + 5, "font-size": FONT - 2, fill: "#56625c" },
       `n=${row.total ?? total}`));
   });
   return root;
@@ -114,23 +128,20 @@ export function stackedBars(rows, label) {
 
 /** Vertical columns: points [{label, value}] (e.g. answers per month). */
 export function columnChart(points, label, colour = CATEGORICAL[1]) {
-  const W = 640, H = 220, L = 40, R = 10, T = 14, B = 40;
+  const W = 480, H = 230, L = 36, R = 8, T = 14, B = 40;
   const root = frame(W, H, label);
-  const max = niceMax(Math.max(1, ...points.map((p) => p.value)));
+  const ticks = countTicks(Math.max(...points.map((p) => p.value)));
+  const max = ticks[ticks.length - 1];
   const slot = (W - L - R) / Math.max(1, points.length);
   const y = (v) => T + (H - T - B) * (1 - v / max);
-  for (let k = 0; k <= 4; k++) {
-    const v = (max * k) / 4;
-    root.append(svg("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), stroke: "#d8ddd9" }),
-      svg("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end", "font-size": 11 }, Number.isInteger(v) ? v : v.toFixed(1)));
-  }
-  const every = Math.max(1, Math.ceil(points.length / 12));
+  yAxis(root, ticks, y, L, W - R);
+  const every = Math.max(1, Math.ceil(points.length / 8));
   points.forEach((p, i) => {
     const x = L + i * slot + slot * 0.15;
     root.append(svg("rect", { x, y: y(p.value), width: slot * 0.7, height: y(0) - y(p.value), fill: colour, rx: 2,
       class: "column" }, svg("title", {}, `${p.label}: ${p.value}`)));
-    if (i % every === 0) root.append(svg("text", { x: x + slot * 0.35, y: H - B + 16, "text-anchor": "middle",
-      "font-size": 11 }, p.label));
+    if (i % every === 0) root.append(svg("text", { x: x + slot * 0.35, y: H - B + 20, "text-anchor": "middle",
+      "font-size": FONT - 2 }, p.label));
   });
   return root;
 }

@@ -22,6 +22,7 @@ export function detailText(detail) {
 }
 
 const STATUS_TEXT = {
+  400: "Resposta não aceita.",
   401: "É preciso entrar de novo.",
   403: "Você não tem permissão para isto.",
   404: "Não encontrado. O link pode ter expirado.",
@@ -30,6 +31,11 @@ const STATUS_TEXT = {
   415: "O formato do áudio não foi aceito.",
   429: "Muitas tentativas seguidas. Aguarde um pouco.",
 };
+
+/** Whether trying the same request again may work (no connection, server trouble, rate limit). */
+export function retryable(err) {
+  return !(err instanceof ApiError) || err.status === 0 || err.status === 429 || err.status >= 500;
+}
 
 /**
  * fetch() wrapper. options: {json, form, headers, raw}. Returns parsed JSON (or the Response when
