@@ -40,6 +40,14 @@ def test_no_variants_and_negation_wins(said):
     assert (r.status, r.value, r.label) == ("value", "nao", "Não"), r
 
 
+def test_yes_and_no_in_one_answer_is_read_back():
+    for said in ("sim... não, não fui", "sim, mas não gostei", "não, sim"):
+        r = interpret(YN, said)
+        assert r.value == "nao" and r.score == 0.5, said
+    assert interpret(YN, "claro que não").score == 1.0
+    assert interpret(YN, "não sou").value == "nao"  # not a near miss of "não sei"
+
+
 def test_yes_strength():
     assert interpret(YN, "sim").score == 1.0
     assert interpret(YN, "sim, fui lá em março").score == 0.9
@@ -200,7 +208,9 @@ def test_full_date(said, iso):
 
 
 def test_date_problems_say_what_is_missing():
-    assert "ano" in interpret(WHEN, "em março").error
+    today = datetime.date.today()
+    guess = interpret(WHEN, "em março")  # no year: the latest March, read back to confirm
+    assert guess.value == f"{today.year if today.month >= 3 else today.year - 1}-03" and guess.score == 0.6
     assert "dia" in interpret(FULL_DATE, "março de 2026").error
     assert "não existe" in interpret(FULL_DATE, "31 de fevereiro de 2026").error
     assert interpret(WHEN, "13/2026").status == "none"

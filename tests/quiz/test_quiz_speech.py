@@ -52,6 +52,18 @@ def test_best_candidate_is_mapped_back(said, question, value):
     assert 0.5 < r.confidence <= 1.0
 
 
+def test_from_meaning_covers_every_candidate():
+    from transmodal.quiz.normalize import interpret, meaning
+    from transmodal.quiz.speech import from_meaning
+
+    for q in (YN, AGE, RATING, FORM.question("espera"), FORM.question("mes_consulta")):
+        for phrase, meant in candidates(q):
+            built = from_meaning(q, phrase, meant)
+            assert meaning(built) == meant
+            said = interpret(q, phrase)
+            assert (built.value, built.code, built.label) == (said.value, said.code, said.label)
+
+
 @pytest.mark.parametrize("said, code", [("não sei", "dont_know"), ("prefiro não responder", "refused")])
 def test_codes_from_speech(said, code):
     r = scripted(said).recognise(RATING, tone(), 16000)

@@ -21,7 +21,8 @@ lower when the utterance is ambiguous. The rules, in order:
    repeated verb ("Fui.", weaker); choices and scales — the longest phrase (label, name or synonym) said,
    the last one when two different choices are named, "a primeira"/"opção dois" by position, else the
    best fuzzy match; integers — the number said (last one on self-correction), fuzzy against the
-   allowed numbers' words; dates — "março de 2026", "03/2026", "14 de março de 2026", "14/03/2026".
+   allowed numbers' words; dates — "março de 2026", "03/2026", "14 de março de 2026", "14/03/2026"
+   ("em março" alone: the latest March up to today, score 0.6 so that it is read back).
 
 :func:`candidates` lists the phrases the speech model scores for a question (all spoken as written,
 lower case, with accents), each with what it means, so that ``interpret(q, phrase)`` gives that meaning.
@@ -39,13 +40,14 @@ from rapidfuzz.distance import Levenshtein
 
 from transmodal.quiz import synonyms as syn
 from transmodal.quiz.expressions import check_constraint, integer_bounds
-from transmodal.quiz.form import Question, fold, is_no, is_yes
+from transmodal.quiz.form import Question, fold
 from transmodal.quiz.numbers import number_words, numbers_in, to_digits
 
 NORMALISER_VERSION = "pt-br-1"  # change whenever a rule or word list changes: stored with every answer
 FUZZY_THRESHOLD = 0.75  # a fuzzy match scoring below this is no match (status "none")
 MAX_INTEGER_CANDIDATES = 201  # wider integer ranges are decoded freely instead of scored as a closed set
-DATE_CANDIDATE_YEARS = 3  # month-year questions: the speech model scores the months of the last 3 years
+DATE_CANDIDATE_YEARS = 3
+CODE_FUZZY_MIN_CHARS = 12  # codes are matched fuzzily only for phrases at least this long  # month-year questions: the speech model scores the months of the last 3 years
 
 _PUNCT = re.compile(r"[^\w\s/-]")
 _WORD_HYPHEN = re.compile(r"(?<=[^\W\d])-|-(?=[^\W\d])")
@@ -112,9 +114,12 @@ def _code(text: str, whole: bool) -> Interpretation | None:
             fp = fold(p)
             if (k == fp) if whole else _find(tokens, fp.split()):
                 return Interpretation("code", code=code, score=1.0, matched=p, label=p)
-    if len(tokens) >= 2:  # "prefiro não respondê", "num sei": near misses of the whole phrase
-        best = max(((fuzz.ratio(k, fold(p)) / 100.0, code, p) for code, phrases in
-                    (("refused", syn.REFUSED), ("dont_know", syn.DONT_KNOW)) for p in phrases if " " in p))
+    # near misses of a long phrase said alone ("prefiro não respondê"); short ones must be exact, or
+    # "não sou" would become "não sei"
+    long_phrases = [(code, p) for code, phrases in (("refused", syn.REFUSED), ("dont_know", syn.DONT_KNOW))
+                    for p in phrases if len(p) >= CODE_FUZZY_MIN_CHARS]
+    if len(k) >= CODE_FUZZY_MIN_CHARS - 2:
+        best = max((fuzz.ratio(k, fold(p)) / 100.0, code, p) for code, p in long_phrases)
         if best[0] >= 0.85:
             return Interpretation("code", code=best[1], score=best[0], matched=best[2], label=best[2])
     return None
@@ -132,7 +137,12 @@ def _yes_no(q: Question, text: str) -> Interpretation:
 
     negations = [n for n in syn.NEGATIONS if fold(n) in folded]
     if negations:
-        return result(no_name, 1.0, _longest_present(syn.NO, folded) or negations[0])
+        # negation wins; but "sim… não, não fui" or "sim, mas não gostei" said yes too: read it back
+        no_phrase = _longest_present(syn.NO, folded) or negations[0]
+        covered = {i for p in syn.NO for s in _find(folded, fold(p).split()) for i in range(s, s + len(p.split()))}
+        said_yes = any(i not in covered for p in syn.YES if p not in syn.ACCENT_ONLY
+                       for s in _find(folded, fold(p).split()) for i in range(s, s + len(p.split())))
+        return result(no_name, 0.5 if said_yes else 1.0, no_phrase)
     for phrase in sorted(syn.YES, key=len, reverse=True):
         words = phrase.split() if phrase in syn.ACCENT_ONLY else fold(phrase).split()
         if _find(plain if phrase in syn.ACCENT_ONLY else folded, words):
@@ -171,8 +181,6 @@ def choice_phrases(q: Question) -> list[tuple[str, str]]:
         if len(c.name) >= 3:
             out.append((c.name.replace("_", " "), c.name))
         out.extend((s, c.name) for s in _lookup(syn.SCALE_SYNONYMS, c.label))
-        if q.type == "yes_no":
-            out.extend((s, c.name) for s in (syn.YES if is_yes(c) else syn.NO if is_no(c) else ()))
     return out
 
 
@@ -291,10 +299,12 @@ def _date(q: Question, text: str) -> Interpretation:
         year += 2000
     if month is None or not 1 <= month <= 12 or year is not None and not 1900 <= year <= 2100:
         return Interpretation("none", score=0.0, matched=t, error="Não entendi a data. Diga o mês e o ano, por exemplo: março de 2026.")
-    if year is None:
-        return Interpretation("none", score=score, matched=t, error="Diga também o ano, por exemplo: março de 2026.")
+    if year is None:  # "em março": the latest such month up to today, to be read back and confirmed
+        today = _dt.date.today()
+        year = today.year if month <= today.month else today.year - 1
+        score = min(score, 0.6)
     if q.partial_date:
-        value, label = f"{year:04d}-{month:02d}", f"{syn.MONTHS[month - 1]} de {year}"
+        value = f"{year:04d}-{month:02d}"
     else:
         if day is None:
             return Interpretation("none", score=score, matched=t, error="Diga também o dia, por exemplo: 14 de março de 2026.")
@@ -302,8 +312,15 @@ def _date(q: Question, text: str) -> Interpretation:
             _dt.date(year, month, day)
         except ValueError:
             return Interpretation("none", score=0.0, matched=t, error=f"O dia {day} não existe em {syn.MONTHS[month - 1]}.")
-        value, label = f"{year:04d}-{month:02d}-{day:02d}", f"{day} de {syn.MONTHS[month - 1]} de {year}"
-    return _checked(q, value, score, t, label)
+        value = f"{year:04d}-{month:02d}-{day:02d}"
+    return _checked(q, value, score, t, date_label(value))
+
+
+def date_label(iso: str) -> str:
+    """An ISO date or month in words: "2026-03" → "março de 2026", "2026-03-14" → "14 de março de 2026"."""
+    parts = [int(x) for x in iso.split("-")]
+    month = f"{syn.MONTHS[parts[1] - 1]} de {parts[0]}"
+    return f"{parts[2]} de {month}" if len(parts) == 3 else month
 
 
 def _month(tokens: list[str]) -> tuple[int, int | None, float]:
