@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import struct
+import uuid
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,8 +98,38 @@ def wav_bytes(seconds: float = 0.5, rate: int = 16000, freq: float = 220.0) -> b
     return buf.getvalue()
 
 
+POSTGRES = os.environ.get("TRANSMODAL_TEST_POSTGRES")   # e.g. postgresql+psycopg://postgres@/postgres?host=/tmp/pg
+
+
+def fresh_database_url() -> str | None:
+    """With $TRANSMODAL_TEST_POSTGRES set: a new empty PostgreSQL database for one test; else None (SQLite)."""
+    if not POSTGRES:
+        return None
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    name = "transmodal_test_" + uuid.uuid4().hex[:12]
+    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(url: str | None) -> None:
+    """Remove a database made by :func:`fresh_database_url` (nothing for SQLite)."""
+    if not url or not POSTGRES:
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def make_settings(tmp_path: Path, **kw) -> Settings:
-    return Settings(data_dir=tmp_path / "data", argon2_time_cost=1, argon2_memory_kib=64, **kw)
+    return Settings(data_dir=tmp_path / "data", db_url=fresh_database_url(), argon2_time_cost=1,
+                    argon2_memory_kib=64, **kw)
 
 
 class Harness:
@@ -162,3 +194,4 @@ def h(tmp_path) -> Harness:
     yield harness
     harness.client.close()
     harness.app.state.engine.dispose()
+    drop_database(harness.settings.db_url)

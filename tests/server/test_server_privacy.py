@@ -4,12 +4,15 @@ import os
 import stat
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from transmodal.server.db import transaction
 from transmodal.server.models import AudioBlob, utcnow
 from transmodal.server.privacy import purge_audio
 from transmodal.server.pseudonym import load_or_create_key, normalise_identifier, pseudonym
+
+from conftest import POSTGRES
 
 
 def _files(root):
@@ -95,6 +98,7 @@ def test_respondent_withdraws(h):
     assert not _files(h.settings.audio_dir)
 
 
+@pytest.mark.skipif(bool(POSTGRES), reason="reads the SQLite file")
 def test_identifier_is_stored_only_as_keyed_hash(h):
     sid, hd = h.start()
     h.client.post(f"/api/sessions/{sid}/identifier", headers=hd,
