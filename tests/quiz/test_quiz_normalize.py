@@ -267,6 +267,13 @@ def test_candidates_follow_the_constraint():
     assert candidates(TEXT) == [] and candidates(FULL_DATE) == []
 
 
+def test_constraints_on_other_answers_are_left_to_the_caller():
+    q = Question(name="anos_na_cidade", type="integer", label="Há quantos anos mora aqui?",
+                 constraint=". >= 0 and . <= ${idade}")
+    assert interpret(q, "doze").value == 12
+    assert [m for _, m in candidates(q)][:3] == ["0", "1", "2"] and len(candidates(q)) == 121 + 5
+
+
 def test_month_year_candidates():
     cands = candidates(WHEN, today=TODAY)
     values = [m for _, m in cands if not m.startswith("code:")]

@@ -39,7 +39,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
 from transmodal.quiz import synonyms as syn
-from transmodal.quiz.expressions import check_constraint, integer_bounds
+from transmodal.quiz.expressions import check_constraint, integer_bounds, references
 from transmodal.quiz.form import Question, fold
 from transmodal.quiz.numbers import number_words, numbers_in, to_digits
 
@@ -260,9 +260,17 @@ def _integer(q: Question, text: str) -> Interpretation:
     return Interpretation("none", score=best[0])
 
 
+def allowed(q: Question, value) -> bool:
+    """The constraint on its own. One that refers to other answers (``. <= ${idade}``) cannot be judged
+    here and counts as met: whoever holds the answers (the server) checks it with them."""
+    if q.constraint and references(q.constraint):
+        return True
+    return check_constraint(q, value)
+
+
 def _checked(q: Question, value, score: float, matched: str, label: str) -> Interpretation:
     """A value if the question's constraint allows it; else "none" with the constraint message as error."""
-    if check_constraint(q, value):
+    if allowed(q, value):
         return Interpretation("value", value=value, score=score, matched=matched, label=label)
     message = q.constraint_message or f"A resposta {label} não é aceita para esta pergunta."
     return Interpretation("none", score=score, matched=matched, label=label, error=message)
@@ -406,13 +414,13 @@ def candidates(question: Question, today: _dt.date | None = None) -> list[tuple[
         lo, hi = integer_bounds(question)
         if hi - lo + 1 > MAX_INTEGER_CANDIDATES or lo < 0:
             return []
-        pairs = [(number_words(n), str(n)) for n in range(lo, hi + 1) if check_constraint(question, n)]
+        pairs = [(number_words(n), str(n)) for n in range(lo, hi + 1) if allowed(question, n)]
     elif question.type == "date" and question.partial_date:
         today = today or _dt.date.today()
         for year in range(today.year - DATE_CANDIDATE_YEARS + 1, today.year + 1):
             for month in range(1, 13):
                 value = f"{year:04d}-{month:02d}"
-                if (year, month) <= (today.year, today.month) and check_constraint(question, value):
+                if (year, month) <= (today.year, today.month) and allowed(question, value):
                     pairs.append((f"{syn.MONTHS[month - 1]} de {number_words(year)}", value))
     else:
         return []
