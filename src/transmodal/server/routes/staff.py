@@ -231,7 +231,8 @@ def privacy_delete(body: PrivacyBody, request: Request, user: StaffUser = Depend
         pseud, sessions = _privacy_lookup(request, db, body)
         ids = [s.id for s in sessions]
         counts = privacy.delete_person(db, pseud, sessions)
-        auth.audit(db, user.username, "privacy_delete", f"deleted {len(ids)} sessions for {_who(pseud, body)}")
+        auth.audit(db, user.username, "privacy_delete",      # the ids let a deletion be redone after a restore
+                   f"deleted {len(ids)} sessions for {_who(pseud, body)}: {' '.join(ids)}")
     privacy.erase_files(request.app.state.settings, ids)
     return {"deleted": counts}
 
