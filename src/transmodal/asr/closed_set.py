@@ -198,7 +198,7 @@ class Calibrator:
     n_fit: int = 0  # number of held-out examples it was fitted on
     extra: dict = field(default_factory=dict)  # free-form notes saved with it (e.g. the scorer's options)
 
-    FILENAME = "calibrator.json"
+    FILENAME = "calibration.json"  # the name a speech checkpoint keeps it under (asr.model.CALIBRATION)
 
     def fit(self, scores, correct, tol: float = 1e-6) -> "Calibrator":
         """scores: (M, N) tensor or M lists of candidate scores; correct: (M,) index of the right one."""

@@ -27,7 +27,7 @@ from transmodal.audio.errors import AudioError
 from transmodal.audio.features import LogMel, SpecAugment, normalize_utterance
 from transmodal.models.registry import build, register
 
-CALIBRATION = "calibration.json"
+CALIBRATION = Calibrator.FILENAME  # "calibration.json"
 
 
 @dataclass
