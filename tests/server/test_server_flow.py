@@ -215,3 +215,77 @@ def test_voice_unavailable_gives_503_and_click_still_works(tmp_path):
     assert r.status_code == 503 and "pt-quiz" in r.json()["detail"]
     assert hb.choose(sid, hd, "consultou", value="sim").status_code == 200
     hb.client.close()
+
+
+def _to_confirmation(h, sid, hd):
+    """Answer up to 'idade' and leave a read-back pending there; returns the confidence that caused it."""
+    h.choose(sid, hd, "intro")
+    h.choose(sid, hd, "consultou", value="sim")
+    for conf in (0.7, 0.6, 0.8):
+        j = h.speak(sid, hd, "idade", "trinta e dois", confidence=conf).json()
+        if j["decision"] == "confirm":
+            return conf
+        assert j["decision"] == "reask"
+    raise AssertionError("the policy never asked for a read-back")
+
+
+def test_read_back_confirmed_by_voice(h):
+    sid, hd = h.start()
+    _to_confirmation(h, sid, hd)
+    url = f"/api/sessions/{sid}/answers/idade/confirm"
+    files = {"audio": ("c.wav", wav_bytes(), "audio/wav")}
+    h.asr.script.append(("hã", 0.9))                                     # unclear: still pending
+    j = h.client.post(url, headers=hd, files=files).json()
+    assert (j["decision"], j["understood"], j["stored"]) == ("confirm", False, False)
+    assert h.next(sid, hd)["pending_confirmation"]["value"] == 32
+    h.asr.script.append(("isso mesmo", 0.95))
+    j = h.client.post(url, headers=hd, files=files).json()
+    assert j["decision"] == "accept" and j["stored"] is True
+    a = _answers(h)["idade"]
+    assert (a.value, a.input_mode, a.transcript) == (32, "voice", "trinta e dois")
+    assert h.asr.calls[-1][0] == "_confirmacao"
+
+
+def test_read_back_refused_by_voice(h):
+    sid, hd = h.start()
+    _to_confirmation(h, sid, hd)
+    h.asr.script.append(("não", 0.95))
+    j = h.client.post(f"/api/sessions/{sid}/answers/idade/confirm", headers=hd,
+                      files={"audio": ("c.wav", wav_bytes(), "audio/wav")}).json()
+    assert j["decision"] == "reask" and j["stored"] is False and "idade" not in _answers(h)
+    bad = h.client.post(f"/api/sessions/{sid}/answers/idade/confirm", headers=hd, json={"accept": "maybe"})
+    assert bad.status_code == 400
+
+
+def test_real_recognizer_without_its_model_answers_503(tmp_path):
+    from conftest import Harness
+    from transmodal.server.voice import SpeechService
+
+    hb = Harness(tmp_path)
+    hb.app.state.speech = SpeechService(model="no-such-model-here")
+    sid, hd = hb.start()
+    hb.choose(sid, hd, "intro")
+    r = hb.client.post(f"/api/sessions/{sid}/answers/consultou", headers=hd,
+                       files={"audio": ("a.wav", wav_bytes(), "audio/wav")})
+    assert r.status_code == 503 and "no-such-model-here" in r.json()["detail"] and "not available" in r.json()["detail"]
+    assert hb.client.get("/healthz").status_code == 200
+    hb.client.close()
+
+
+def test_real_speech_synthesis_of_a_question(tmp_path):
+    import shutil
+    import pytest
+    from conftest import Harness
+    from transmodal.server.app import default_tts
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    hb = Harness(tmp_path)
+    hb.app.state.tts = default_tts
+    sid, hd = hb.start()
+    url = hb.next(sid, hd)["question"]["audio_url"]
+    r = hb.client.get(url)
+    assert r.status_code == 200 and r.headers["content-type"] == "audio/wav" and r.content[:4] == b"RIFF"
+    assert len(r.content) > 8000                                   # some speech, not an empty file
+    assert any(hb.settings.prompt_cache_dir.rglob("*.wav"))       # cached for the next request
+    hb.client.close()

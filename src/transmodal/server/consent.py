@@ -53,7 +53,9 @@ MIN_CONFIDENCE = 0.7      # nor a recording the speech model is unsure about
 
 
 def granted_from(interpretation, confidence: float = 1.0) -> bool | None:
-    """True/False for a clearly recognised "sim"/"não"; None when unclear (the page asks again or shows buttons)."""
+    """True/False for a clearly recognised "sim"/"não"; None when unclear (the page asks again or shows buttons).
+
+    Also used for a spoken reply to a read-back ("Está certo?")."""
     if getattr(interpretation, "status", "none") != "value":
         return None
     if interpretation.score < MIN_SCORE or confidence < MIN_CONFIDENCE:

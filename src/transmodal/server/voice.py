@@ -45,12 +45,15 @@ class SpeechService:
         return self._recognizer
 
     def recognise(self, question: Question, wave, sample_rate: int):
-        """Recognition of one answer; 503 when the model cannot be loaded."""
+        """Recognition of one answer; 503 when the model cannot be loaded, 422 when it refuses the audio."""
+        from transmodal.audio.errors import AudioError
         try:
             return self.recognizer().recognise(question, wave, sample_rate)
         except (FileNotFoundError, ImportError) as e:
             raise HTTPException(503, f"speech recognition is not available on this server ({e}); "
                                      "answer by tapping an option") from None
+        except AudioError as e:
+            raise HTTPException(422, f"the recording could not be used: {e}") from None
 
 
 def none_interpretation(error: str = ""):

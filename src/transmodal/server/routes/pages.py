@@ -62,6 +62,6 @@ async def prompt_audio(sha: str, request: Request):
         cache = cache / "sessions" / session_id
     try:
         path = await run_in_threadpool(st.tts, text, cache, st.settings.tts_voice)
-    except (FileNotFoundError, RuntimeError, OSError) as e:
+    except (FileNotFoundError, RuntimeError, OSError, ValueError) as e:   # no espeak-ng, or a prompt it refuses
         raise HTTPException(503, f"speech synthesis is not available on this server ({e}); read the text instead") from None
     return FileResponse(path, media_type="audio/wav", headers={"Cache-Control": "public, max-age=86400"})

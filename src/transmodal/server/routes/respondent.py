@@ -238,12 +238,40 @@ async def answer_by_voice(session_id: str, question: str, request: Request, audi
     return await run_in_threadpool(store)
 
 
+NOT_UNDERSTOOD_CONFIRM = "Não entendi. Diga sim ou não, ou toque num botão."
+
+
 @router.post("/api/sessions/{session_id}/answers/{question}/confirm")
-def confirm_answer(session_id: str, question: str, body: ConfirmBody, request: Request, secret: str | None = Secret):
-    with transaction(request.app.state.sessions) as db:
-        sess = flow.load_session(db, session_id, secret)
-        _, q, state = flow.require_current(db, sess, question)
-        return voice.apply_confirmation(db, sess, q, state, body.accept, request.app.state.settings.tts_voice)
+async def confirm_answer(session_id: str, question: str, request: Request, secret: str | None = Secret):
+    """JSON ``{"accept": bool}``, or multipart ``audio`` with a spoken "sim"/"não" to the read-back."""
+    settings = request.app.state.settings
+    transcript = None
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        upload = (await request.form()).get("audio")
+        if not hasattr(upload, "read"):
+            raise HTTPException(400, "a spoken confirmation needs the form field 'audio' (a file)")
+        from transmodal.quiz.policy import CONFIRMATION
+        rec, _ = await _recognise_upload(request, session_id, secret, CONFIRMATION, upload)
+        transcript = rec.transcript
+        accept = None if getattr(rec, "silent", False) else consent_mod.granted_from(rec.interpretation, rec.confidence)
+    else:
+        try:
+            accept = ConfirmBody.model_validate(await request.json()).accept
+        except ValueError as e:
+            raise HTTPException(400, f"expected JSON {{\"accept\": true|false}} or multipart audio ({e})") from None
+
+    def run():
+        with transaction(request.app.state.sessions) as db:
+            sess = flow.load_session(db, session_id, secret)
+            _, q, state = flow.require_current(db, sess, question)
+            if accept is None:
+                if not state.get("pending"):
+                    raise HTTPException(409, f"nothing is waiting for confirmation on {q.name!r}")
+                return {"decision": "confirm", "understood": False, "transcript": transcript, "stored": False,
+                        "attempt": state["attempt"], "prompt": NOT_UNDERSTOOD_CONFIRM,
+                        "audio_url": flow.prompt_url(db, NOT_UNDERSTOOD_CONFIRM, settings.tts_voice)}
+            return voice.apply_confirmation(db, sess, q, state, accept, settings.tts_voice)
+    return await run_in_threadpool(run)
 
 
 @router.post("/api/sessions/{session_id}/answers/{question}/choose")
