@@ -235,7 +235,7 @@ function afterConsent(res) {
   setStatus("");
   if (res.ended) {
     forgetSession();
-    show(el("h2", {}, "Tudo bem."),
+    show(el("h2", { id: "ended" }, "Tudo bem."),
       el("p", {}, "Sem a sua autorização, nada foi guardado. Obrigado pelo seu tempo."));
     return;
   }
