@@ -75,3 +75,11 @@ def test_first_start_creates_admin_demo_form_and_link_once(tmp_path, monkeypatch
         assert c.get("/static/%2e%2e/settings.py").status_code == 404
         assert c.get("/static/style.css").status_code == 200
     assert (tmp_path / "d" / "pseudonym.key").exists() and (tmp_path / "d" / "transmodal.db").exists()
+
+
+def test_unreachable_database_is_a_clear_error(tmp_path, capsys):
+    path = _xlsform(tmp_path / "f.xlsx", [["integer", "idade", "Idade?", ""]])
+    code = main(["forms", "import", str(path), "--db", "postgresql+psycopg://quiz:hunter2@127.0.0.1:1/quiz"])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot open the database" in err and "quiz:***@127.0.0.1:1" in err
+    assert "hunter2" not in err and "Traceback" not in err

@@ -49,7 +49,9 @@ def run(args) -> None:
     app = create_app(settings)
     first = first_start(app)
     base = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
-    print(f"transmodal serve: database {settings.database_url.split('@')[-1]}, data in {settings.data_dir}", flush=True)
+    from transmodal.server.db import describe
+
+    print(f"transmodal serve: database {describe(settings.database_url)}, data in {settings.data_dir}", flush=True)
     if first.admin_password:
         print(f"  admin account created: user 'admin', password {first.admin_password}  (shown only this once)",
               flush=True)

@@ -50,15 +50,29 @@ def make_engine(url: str, sqlite_synchronous: str = "FULL") -> Engine:
 
 
 def migrate(engine: Engine) -> None:
-    """Apply every Alembic migration in ``migrations/`` not yet applied (``upgrade head``)."""
+    """Apply every Alembic migration in ``migrations/`` not yet applied (``upgrade head``).
+
+    A database that cannot be reached or opened raises RuntimeError naming it (password hidden).
+    """
     from alembic import command
     from alembic.config import Config
+    from sqlalchemy.exc import OperationalError
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    except OperationalError as e:
+        reason = str(getattr(e, "orig", e)).strip().splitlines()[0]
+        raise RuntimeError(f"cannot open the database {describe(engine.url)}: {reason}") from None
+
+
+def describe(url) -> str:
+    """A database URL fit for printing: the password replaced by ***."""
+    from sqlalchemy.engine import make_url
+    return make_url(str(url) if not isinstance(url, str) else url).render_as_string(hide_password=True)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
