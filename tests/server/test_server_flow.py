@@ -199,7 +199,6 @@ def test_click_after_failed_voice_counts_attempts(h):
 
 
 def test_voice_unavailable_gives_503_and_click_still_works(tmp_path):
-    from fastapi.testclient import TestClient
     from conftest import Harness
 
     class Broken:

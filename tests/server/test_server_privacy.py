@@ -150,3 +150,19 @@ def test_audio_purged_after_retention(h):
     assert not orphan.exists()
     r = h.client.post("/api/admin/purge-audio", headers=h.staff_headers())
     assert r.json() == {"deleted": 0}
+
+
+def test_sessions_abandoned_before_consent_are_erased_after_a_day(h):
+    from transmodal.server.models import QuizSession
+    from transmodal.server.privacy import purge_abandoned
+
+    r = h.client.post(f"/api/r/{h.token}/sessions").json()
+    h.client.post(f"/api/sessions/{r['session_id']}/consent", headers={"X-Session-Secret": r["session_secret"]},
+                  json={"purpose": "store_answers", "granted": True})      # consented only in part: still consenting
+    done, _ = h.start()
+    assert purge_abandoned(h.app.state.sessions, h.settings) == 0
+    later = utcnow() + timedelta(days=1, minutes=1)
+    assert purge_abandoned(h.app.state.sessions, h.settings, now=later) == 1
+    with transaction(h.app.state.sessions) as db:
+        assert [s.id for s in db.scalars(select(QuizSession))] == [done]
+    assert h.table_counts()["consents"] == 3

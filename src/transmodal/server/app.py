@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from transmodal.server import db as dbmod
 from transmodal.server.auth import hasher
-from transmodal.server.privacy import purge_audio
+from transmodal.server.privacy import purge_abandoned, purge_audio
 from transmodal.server.pseudonym import load_or_create_key
 from transmodal.server.settings import Settings
 from transmodal.server.voice import SpeechService
@@ -106,12 +106,15 @@ def _register_consent_prompts(factory, settings) -> None:
 
 
 async def _purge_loop(factory, settings) -> None:
-    """Delete expired audio now and every hour while the server runs."""
+    """Delete expired audio and abandoned unconsented sessions now and every hour while the server runs."""
     while True:
         try:
             n = await asyncio.to_thread(purge_audio, factory, settings)
             if n:
                 log.info("purged %d recordings older than %g days", n, settings.audio_retention_days)
+            n = await asyncio.to_thread(purge_abandoned, factory, settings)
+            if n:
+                log.info("erased %d sessions abandoned before consent", n)
         except Exception:                      # keep serving; the next round tries again
             log.exception("audio purge failed")
         await asyncio.sleep(PURGE_EVERY_S)

@@ -140,7 +140,8 @@ def clean_value(q: Question, value, answers: dict[str, Answer]) -> tuple[object,
             raise HTTPException(400, f"{value!r} is not a choice of {q.name!r}; choices: {', '.join(names)}")
         value, label = str(value), names[str(value)]
     elif q.type == "integer":
-        if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and value.strip().lstrip("-").isdigit())):
+        whole = isinstance(value, int) or (isinstance(value, str) and value.strip().lstrip("-").isdigit())
+        if isinstance(value, bool) or not whole:
             raise HTTPException(400, f"question {q.name!r} takes a whole number, got {value!r}")
         value = int(value)
         label = str(value)
@@ -151,7 +152,8 @@ def clean_value(q: Question, value, answers: dict[str, Answer]) -> tuple[object,
                 raise ValueError
             date(int(m[1]), int(m[2]), int(m[3] or 1))
         except ValueError:
-            raise HTTPException(400, f"question {q.name!r} takes a date as YYYY-MM or YYYY-MM-DD, got {value!r}") from None
+            raise HTTPException(400, f"question {q.name!r} takes a date as YYYY-MM or YYYY-MM-DD, "
+                                     f"got {value!r}") from None
         value = f"{m[1]}-{m[2]}" if (q.partial_date or not m[3]) else f"{m[1]}-{m[2]}-{m[3]}"
         label = value
     elif q.type == "text":

@@ -112,6 +112,22 @@ def purge_audio(factory, settings, now=None) -> int:
     return len(old)
 
 
+ABANDONED_AFTER = timedelta(days=1)
+
+
+def purge_abandoned(factory, settings, now=None) -> int:
+    """Erase sessions still at the consent step a day after they started (the person left before saying
+    yes to storing answers: nothing of theirs may stay). Returns how many were erased."""
+    cutoff = (now or utcnow()) - ABANDONED_AFTER
+    with factory() as db, db.begin():
+        ids = list(db.scalars(select(QuizSession.id).where(QuizSession.status == "consenting",
+                                                            QuizSession.started_at <= cutoff)))
+        if ids:
+            erase_rows(db, ids)
+    erase_files(settings, ids)
+    return len(ids)
+
+
 def _remove_orphans(factory, settings) -> None:
     folders = [d for base in (settings.audio_dir, settings.prompt_cache_dir / "sessions") if base.is_dir()
                for d in base.iterdir() if d.is_dir()]
