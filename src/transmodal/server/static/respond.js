@@ -308,7 +308,7 @@ function renderQuestion(next) {
   if (pending) {
     promptUrl = pending.audio_url || null;
     nodes.push(el("div", { class: "understood", id: "understood" },
-      el("p", {}, "Entendi: ", el("strong", {}, pending.label ?? String(pending.value ?? pending.code))),
+      el("p", {}, el("strong", {}, pending.label ?? String(pending.value ?? pending.code))),
       el("p", {}, pending.prompt || "Está certo?")),
     el("div", { class: "row" },
       el("button", { type: "button", class: "primary", id: "confirm-yes",
@@ -359,7 +359,8 @@ function describeResult(res) {
   if (res.decision === "accept") flash = { kind: "ok", text: `✓ Resposta guardada: ${res.label ?? res.value ?? res.code}` };
   else if (res.decision === "give_up") flash = { kind: "info", text: "Tudo bem, vamos para a próxima pergunta." };
   else if (res.decision === "confirm") flash = res.transcript ? { kind: "info", text: heard.trim() } : null;
-  else flash = { kind: "info", text: res.understood ? `${heard}Não tenho certeza do que você disse.` : "Não consegui entender." };
+  // Not understood at all: the re-ask prompt on the next screen says so (no second message).
+  else flash = res.understood ? { kind: "info", text: `${heard}Não tenho certeza do que você disse.` } : null;
 }
 
 async function confirm(q, accept) {
