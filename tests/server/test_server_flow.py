@@ -288,3 +288,12 @@ def test_real_speech_synthesis_of_a_question(tmp_path):
     assert len(r.content) > 8000                                   # some speech, not an empty file
     assert any(hb.settings.prompt_cache_dir.rglob("*.wav"))       # cached for the next request
     hb.client.close()
+
+
+def test_api_docs_page_works_offline(h):
+    r = h.client.get("/docs")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    for path in ("/api/sessions/{session_id}/next", "/api/staff/login", "/api/reports/questions"):
+        assert f"<code>{path}</code>" in r.text
+    assert "http://" not in r.text and "https://" not in r.text and "<script" not in r.text   # nothing fetched
+    assert "/api/sessions/{session_id}/answers/{question}" in h.client.get("/openapi.json").json()["paths"]

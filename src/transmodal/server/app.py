@@ -44,7 +44,7 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 def create_app(settings: Settings | None = None, recognizer=None, tts=None) -> FastAPI:
     """Build the app: open (and migrate) the database, load the pseudonym key, mount the routes."""
-    from transmodal.server.routes import pages, respondent, staff
+    from transmodal.server.routes import apidoc, pages, respondent, staff
 
     settings = settings or Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -60,7 +60,8 @@ def create_app(settings: Settings | None = None, recognizer=None, tts=None) -> F
         finally:
             task.cancel()
 
-    app = FastAPI(title="transmodal voice questionnaire", version="1", lifespan=lifespan,
+    app = FastAPI(title="transmodal voice questionnaire", version="1", lifespan=lifespan, docs_url=None,
+                  redoc_url=None,
                   description="Answer a health-service questionnaire by voice; consented, structured data. "
                               "Contract: docs/quiz-api.md")
     app.state.settings = settings
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, recognizer=None, tts=None) -> F
     app.include_router(staff.router)
     app.include_router(respondent.router)
     app.include_router(pages.router)
+    app.include_router(apidoc.router)
     return app
 
 
