@@ -83,3 +83,17 @@ def test_unreachable_database_is_a_clear_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "cannot open the database" in err and "quiz:***@127.0.0.1:1" in err
     assert "hunter2" not in err and "Traceback" not in err
+
+
+def test_form_upload_over_http(h, tmp_path):
+    admin = h.staff_headers()
+    good = _xlsform(tmp_path / "g.xlsx", [["integer", "idade", "Idade?", ". >= 0"]])
+    bad = _xlsform(tmp_path / "b.xlsx", [["select_one nada", "x", "X?", ""]])
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    r = h.client.post("/api/forms", headers=admin, files={"file": ("g.xlsx", good.read_bytes(), xlsx)})
+    assert r.status_code == 201 and r.json()["form_id"] == "cli_form" and r.json()["questions"] == 1
+    r = h.client.post("/api/forms", headers=admin, files={"file": ("b.xlsx", bad.read_bytes(), xlsx)})
+    assert r.status_code == 400 and "survey" in r.json()["detail"] and "nada" in r.json()["detail"]
+    r = h.client.post("/api/forms", headers=admin, files={"file": ("n.xlsx", b"not a workbook", xlsx)})
+    assert r.status_code == 400
+    assert [f["form_id"] for f in h.client.get("/api/forms", headers=admin).json()["forms"]] == ["cli_form", "teste"]

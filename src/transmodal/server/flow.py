@@ -44,16 +44,10 @@ def load_session(db: Session, session_id: str, secret: str | None) -> QuizSessio
     return sess
 
 
-_FORMS: dict[tuple[int, str, str], Form] = {}
-
-
 def session_form(db: Session, sess: QuizSession) -> Form:
-    """The session's form (parsed once per stored version)."""
+    """The session's form, as stored now (rebuilt per request: cheap, and never stale after a re-import)."""
     row = db.get(FormRow, db.get(Link, sess.link_id).form_pk)
-    key = (row.id, row.version, str(row.imported_at))
-    if key not in _FORMS:
-        _FORMS[key] = Form.from_dict(row.definition)
-    return _FORMS[key]
+    return Form.from_dict(row.definition)
 
 
 def consents(db: Session, session_id: str) -> dict[str, bool]:
