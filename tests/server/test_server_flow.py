@@ -297,3 +297,25 @@ def test_api_docs_page_works_offline(h):
         assert f"<code>{path}</code>" in r.text
     assert "http://" not in r.text and "https://" not in r.text and "<script" not in r.text   # nothing fetched
     assert "/api/sessions/{session_id}/answers/{question}" in h.client.get("/openapi.json").json()["paths"]
+
+
+def test_database_conflicts_and_outages_are_clear_errors(h, monkeypatch):
+    from sqlalchemy.exc import IntegrityError, OperationalError
+    from transmodal.server import flow
+
+    sid, hd = h.start()
+    h.choose(sid, hd, "intro")
+
+    def racing(*a, **k):
+        raise IntegrityError("INSERT INTO answers", {}, Exception("UNIQUE constraint failed"))
+    monkeypatch.setattr(flow, "store_answer", racing)
+    r = h.choose(sid, hd, "consultou", value="sim")
+    assert r.status_code == 409 and "already answered" in r.json()["detail"]
+
+    def down(*a, **k):
+        raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
+    monkeypatch.setattr(flow, "store_answer", down)
+    r = h.choose(sid, hd, "consultou", value="sim")
+    assert r.status_code == 503 and r.headers["retry-after"] == "2" and "nothing was stored" in r.json()["detail"]
+    monkeypatch.undo()
+    assert h.choose(sid, hd, "consultou", value="sim").status_code == 200

@@ -15,6 +15,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from transmodal.server import db as dbmod
@@ -79,6 +80,18 @@ def create_app(settings: Settings | None = None, recognizer=None, tts=None) -> F
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
         return JSONResponse({"detail": _validation_message(exc)}, status_code=400)
+
+    @app.exception_handler(IntegrityError)
+    async def _conflict(request: Request, exc: IntegrityError):
+        # two requests raced for the same row (e.g. a double-submitted answer on PostgreSQL): the first won
+        return JSONResponse({"detail": "this conflicts with a request that was stored just before it "
+                                       "(already answered?); GET /next and continue"}, status_code=409)
+
+    @app.exception_handler(OperationalError)
+    async def _busy(request: Request, exc: OperationalError):
+        log.warning("database error: %s", str(getattr(exc, "orig", exc)).splitlines()[0])
+        return JSONResponse({"detail": "the database is busy or unreachable; nothing was stored, try again"},
+                            status_code=503, headers={"Retry-After": "2"})
 
     @app.middleware("http")
     async def _limit_body(request: Request, call_next):
