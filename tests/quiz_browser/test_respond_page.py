@@ -72,6 +72,22 @@ def answers_csv(app) -> list[dict]:
     return list(csv.DictReader(io.StringIO(text)))
 
 
+def respond_by_api(app) -> str:
+    """One respondent who consents and taps the first option of every question (or 30 / 2026-01 / "ok")."""
+    with httpx.Client(base_url=app.url, timeout=30) as c:
+        s = c.post(f"/api/r/{app.demo_token}/sessions").raise_for_status().json()
+        c.headers["X-Session-Secret"] = s["session_secret"]
+        base = f"/api/sessions/{s['session_id']}"
+        for p in s["consent_prompts"]:
+            c.post(f"{base}/consent", json={"purpose": p["purpose"], "granted": True, "mode": "click"}).raise_for_status()
+        while not (nxt := c.get(f"{base}/next").raise_for_status().json())["done"]:
+            q = nxt["question"]
+            value = {"note": None, "integer": 30, "date": "2026-01", "text": "ok"}.get(q["type"], "")
+            body = {} if q["type"] == "note" else {"value": value if value != "" else q["choices"][0]["name"]}
+            c.post(f"{base}/answers/{q['name']}/choose", json=body).raise_for_status()
+    return s["session_id"]
+
+
 def test_whole_questionnaire_by_voice_and_tap_with_reask_confirm_and_resume(app, page, mic, tones):
     before = {r["session_id"] for r in answers_csv(app)}
     page.goto(f"{app.url}/r/{app.demo_token}")
@@ -165,6 +181,7 @@ def test_a_wrong_link_says_so(app, page):
 
 
 def test_dashboard_login_charts_suppression_and_csv(app, page):
+    respond_by_api(app)
     page.goto(f"{app.url}/dashboard")
     page.fill("#username", "admin")
     page.fill("#password", "wrong password")
@@ -182,6 +199,15 @@ def test_dashboard_login_charts_suppression_and_csv(app, page):
     assert card.locator("rect.suppressed").count() == 1
     assert card.locator("rect.segment").count() == 0
     assert "suprimido" in card.inner_text()
+
+    # Admin: create a respondent link; it is listed with its full URL.
+    page.fill("#link-municipality", "3304557")
+    page.fill("#link-clinic", "2269880")
+    page.fill("#link-team", "0000012345")
+    page.click("#link-form button[type=submit]")
+    page.wait_for_selector("#links-table td:text('2269880')")
+    new_link = page.locator("#links-table tr", has_text="2269880").locator("a").inner_text()
+    assert new_link.startswith(f"{app.url}/r/") and httpx.get(new_link).status_code == 200
 
     page.select_option("#by-select", "team")
     page.wait_for_selector("section[data-question=satisfacao] svg")

@@ -2,7 +2,8 @@
  * The team's dashboard (served at /dashboard): staff login (bearer token kept in sessionStorage),
  * responses over time (line chart), each question's distribution by municipality / clinic / team
  * (100 % stacked bars; groups under the minimum size drawn as suppressed), integer summaries, and the
- * CSV export. Calls are those of docs/quiz-api.md.
+ * CSV export; administrators also create respondent links and see them listed. Calls are those of
+ * docs/quiz-api.md.
  */
 
 import { clear, el } from "./js/dom.js";
@@ -41,6 +42,7 @@ async function guarded(step) {
 
 function showLogin() {
   $("app").classList.add("hidden");
+  $("links").classList.add("hidden");
   $("login").classList.remove("hidden");
   $("who").textContent = "";
   $("username").focus();
@@ -66,8 +68,11 @@ async function logout() {
   showLogin();
 }
 
+let role = null;
+
 async function openApp() {
   const me = await staffCall("GET", "/api/staff/me");
+  role = me.role;
   $("who").textContent = `${me.username} (${me.role === "admin" ? "administrador" : "analista"})`;
   const { forms } = await staffCall("GET", "/api/forms");
   const select = clear($("form-select"));
@@ -88,6 +93,30 @@ async function refresh() {
   ]);
   drawOverview(overview);
   drawQuestions(report);
+  if (role === "admin") await drawLinks(formId);
+}
+
+/** Admin only: the form's links (full URL to copy, place codes, sessions started). */
+async function drawLinks(formId) {
+  $("links").classList.remove("hidden");
+  const { links } = await staffCall("GET", "/api/links");
+  const rows = links.filter((l) => l.form_id === formId);
+  clear($("links-table")).append(
+    el("tr", {}, ["Link", "Município", "Unidade", "Equipe", "Sessões"].map((h) => el("th", {}, h))),
+    ...rows.map((l) => el("tr", {},
+      el("td", {}, el("a", { href: l.url, target: "_blank", rel: "noopener" }, new URL(l.url, location.origin).href)),
+      el("td", {}, l.municipality), el("td", {}, l.clinic), el("td", {}, l.team), el("td", {}, l.sessions ?? ""))));
+}
+
+async function createLink(event) {
+  event.preventDefault();
+  await guarded(async () => {
+    await staffCall("POST", "/api/links", { json: { form_id: $("form-select").value,
+      municipality: $("link-municipality").value.trim(), clinic: $("link-clinic").value.trim(),
+      team: $("link-team").value.trim() } });
+    $("link-form").reset();
+    await drawLinks($("form-select").value);
+  });
 }
 
 function tile(value, text) {
@@ -220,5 +249,6 @@ $("refresh").addEventListener("click", () => guarded(refresh));
 $("form-select").addEventListener("change", () => guarded(refresh));
 $("by-select").addEventListener("change", () => guarded(refresh));
 $("csv").addEventListener("click", () => guarded(downloadCsv));
+$("link-form").addEventListener("submit", createLink);
 
 if (token()) guarded(openApp); else showLogin();
