@@ -12,7 +12,8 @@ Measured per back-end:
 * latency upload → stored: from the start of the upload whose answer got stored to the response that
   acknowledged it (the confirm call included when a read-back was needed); p50 / p95 / max;
 * lost answers: acknowledged (session, question) pairs missing from the CSV export afterwards — must be 0;
-  duplicated answers and failed requests (HTTP errors, time-outs) are counted too.
+  duplicated answers and failed requests (HTTP errors, time-outs) are counted too, and so are the
+  503 "database busy" answers (nothing stored, Retry-After) that were sent again.
 
 The server is the real one: ``transmodal serve`` subprocess(es) on free ports with a temp data dir.
 ``--processes 2`` starts two server processes sharing the database (clients spread over them), the
@@ -154,6 +155,7 @@ class RespondentResult:
     uploads: int = 0
     confirms: int = 0
     give_ups: int = 0
+    retries: int = 0                                            # 503 "database busy" answers sent again
     errors: list[str] = field(default_factory=list)
     first_request: float = 0.0
     last_ack: float = 0.0
@@ -173,6 +175,21 @@ class WavBank:
             if text not in self._bytes:
                 self._bytes[text] = synthesise(text, self.folder).read_bytes()
             return self._bytes[text]
+
+
+def post(client: httpx.Client, url: str, out: RespondentResult, **kwargs) -> httpx.Response:
+    """POST; a 503 "database busy" (with Retry-After, nothing stored) is sent again, up to 5 times, and
+    counted in out.retries; a 503 about speech recognition means the server has no model."""
+    for _ in range(5):
+        res = client.post(url, **kwargs)
+        if res.status_code != 503:
+            return res
+        detail = res.json().get("detail", "") if res.headers.get("content-type", "").startswith("application/json") else ""
+        if "speech recognition" in detail:
+            raise NoSpeechModel(detail)
+        out.retries += 1
+        time.sleep(float(res.headers.get("retry-after", "1")))
+    return res
 
 
 def respond(base_url: str, token: str, bank: WavBank, barrier: threading.Barrier, out: RespondentResult) -> None:
@@ -200,15 +217,13 @@ def respond(base_url: str, token: str, bank: WavBank, barrier: threading.Barrier
                 client.post(f"{base}/answers/{name}/choose", json={}).raise_for_status()
                 continue
             if nxt.get("pending_confirmation"):
-                res = client.post(f"{base}/answers/{name}/confirm", json={"accept": True})
+                res = post(client, f"{base}/answers/{name}/confirm", out, json={"accept": True})
                 out.confirms += 1
             else:
                 upload_started = time.perf_counter()
-                res = client.post(f"{base}/answers/{name}",
-                                  files={"audio": (f"{name}.wav", bank.answer_wav(q), "audio/wav")})
+                res = post(client, f"{base}/answers/{name}", out,
+                           files={"audio": (f"{name}.wav", bank.answer_wav(q), "audio/wav")})
                 out.uploads += 1
-                if res.status_code == 503:
-                    raise NoSpeechModel(res.json().get("detail", "503 from the server"))
             res.raise_for_status()
             body = res.json()
             if body.get("stored"):
@@ -287,6 +302,7 @@ def measure(backend: str, n: int, processes: int, workdir: Path, bank: WavBank) 
         "backend": backend, "processes": processes, "respondents": n,
         "answers_stored": len(acked), "uploads": sum(r.uploads for r in results),
         "confirms": sum(r.confirms for r in results), "give_ups": sum(r.give_ups for r in results),
+        "busy_retries": sum(r.retries for r in results),
         "answers_per_s": len(acked) / (last - first) if last > first else float("nan"),
         "latency_p50_ms": 1000 * percentile(lat, 50), "latency_p95_ms": 1000 * percentile(lat, 95),
         "latency_max_ms": 1000 * max(lat, default=float("nan")),

@@ -111,12 +111,13 @@ def test_whole_questionnaire_by_voice_and_tap_with_reask_confirm_and_resume(app,
     assert res["decision"] == "accept" and res["stored"] is True
     assert page.locator("#flash").inner_text() == "✓ Resposta guardada: Sim"
 
-    # A low-confidence number is read back; "Sim, está certo" stores it.
+    # A low-confidence number is read back; a spoken "sim" confirms and stores it.
     assert current_question(page) == "idade"
     res, kind = speak(page, mic, tones("trinta e dois"), "/answers/idade")
     assert (res["decision"], kind) == ("confirm", "confirm")
     assert page.locator("#understood strong").inner_text() == "32"
-    kind = then_next_screen(page, lambda: page.click("#confirm-yes"))
+    res, kind = speak(page, mic, tones("sim"), "/answers/idade/confirm")
+    assert (res["decision"], res["stored"]) == ("accept", True)
 
     # A reload resumes the session on the same question (sessionStorage).
     assert current_question(page) == "mes_consulta"

@@ -310,6 +310,8 @@ function renderQuestion(next) {
     nodes.push(el("div", { class: "understood", id: "understood" },
       el("p", {}, el("strong", {}, pending.label ?? String(pending.value ?? pending.code))),
       el("p", {}, pending.prompt || "Está certo?")),
+    micBlock("Responder falando: sim ou não", (wav) => guarded(() => confirmByVoice(q, wav))),
+    el("p", { class: "hint" }, "Ou toque:"),
     el("div", { class: "row" },
       el("button", { type: "button", class: "primary", id: "confirm-yes",
         onclick: () => guarded(() => confirm(q, true)) }, "Sim, está certo"),
@@ -340,7 +342,7 @@ async function uploadAnswer(q, wav) {
   try {
     res = await sessionCall("POST", `/answers/${encodeURIComponent(q.name)}`, { form });
   } catch (err) {
-    if (err instanceof ApiError && err.status === 503) {
+    if (err instanceof ApiError && err.status === 503 && /speech|recogni/i.test(String(err.detail || ""))) {
       const tap = document.getElementById("tap");
       if (tap) tap.open = true;
       throw new ApiError("O reconhecimento de voz não está disponível agora. Responda tocando nas opções.", 503, null);
@@ -358,9 +360,21 @@ function describeResult(res) {
   const heard = res.transcript ? `Ouvi: “${res.transcript}”. ` : "";
   if (res.decision === "accept") flash = { kind: "ok", text: `✓ Resposta guardada: ${res.label ?? res.value ?? res.code}` };
   else if (res.decision === "give_up") flash = { kind: "info", text: "Tudo bem, vamos para a próxima pergunta." };
+  else if (res.decision === "confirm" && res.understood === false)
+    flash = { kind: "info", text: res.prompt || "Não entendi. Diga sim ou não, ou toque num botão." };
   else if (res.decision === "confirm") flash = res.transcript ? { kind: "info", text: heard.trim() } : null;
   // Not understood at all: the re-ask prompt on the next screen says so (no second message).
   else flash = res.understood ? { kind: "info", text: `${heard}Não tenho certeza do que você disse.` } : null;
+}
+
+/** The read-back answered by voice ("sim" / "não"); an unclear reply keeps the value pending. */
+async function confirmByVoice(q, wav) {
+  const form = new FormData();
+  form.append("audio", wav, `${q.name}-confirm.wav`);
+  const res = await sessionCall("POST", `/answers/${encodeURIComponent(q.name)}/confirm`, { form });
+  setStatus("");
+  describeResult(res);
+  return loadNext();
 }
 
 async function confirm(q, accept) {
