@@ -184,7 +184,8 @@ def post(client: httpx.Client, url: str, out: RespondentResult, **kwargs) -> htt
         res = client.post(url, **kwargs)
         if res.status_code != 503:
             return res
-        detail = res.json().get("detail", "") if res.headers.get("content-type", "").startswith("application/json") else ""
+        is_json = res.headers.get("content-type", "").startswith("application/json")
+        detail = res.json().get("detail", "") if is_json else ""
         if "speech recognition" in detail:
             raise NoSpeechModel(detail)
         out.retries += 1

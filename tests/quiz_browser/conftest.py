@@ -14,7 +14,8 @@ import pytest
 from voice_driver import CHROMIUM, chromium_args
 
 STATIC = Path(__file__).resolve().parents[2] / "src" / "transmodal" / "server" / "static"
-ORIGIN = "http://localhost:9"  # never contacted: routing answers /static/* from STATIC (localhost = a secure context, so getUserMedia exists)
+# Never contacted: routing answers /static/* from STATIC. localhost is a secure context, so getUserMedia exists.
+ORIGIN = "http://localhost:9"
 
 
 @pytest.fixture(scope="module")

@@ -79,7 +79,8 @@ def respond_by_api(app) -> str:
         c.headers["X-Session-Secret"] = s["session_secret"]
         base = f"/api/sessions/{s['session_id']}"
         for p in s["consent_prompts"]:
-            c.post(f"{base}/consent", json={"purpose": p["purpose"], "granted": True, "mode": "click"}).raise_for_status()
+            body = {"purpose": p["purpose"], "granted": True, "mode": "click"}
+            c.post(f"{base}/consent", json=body).raise_for_status()
         while not (nxt := c.get(f"{base}/next").raise_for_status().json())["done"]:
             q = nxt["question"]
             value = {"note": None, "integer": 30, "date": "2026-01", "text": "ok"}.get(q["type"], "")
@@ -126,7 +127,7 @@ def test_whole_questionnaire_by_voice_and_tap_with_reask_confirm_and_resume(app,
     page.click("#tap summary")
     page.select_option("select[name=month]", "03")
     page.select_option("select[name=year]", "2026")
-    kind = then_next_screen(page, lambda: page.click("text=Enviar data"))
+    kind = then_next_screen(page, lambda: page.get_by_role("button", name="Enviar data").click())
 
     assert current_question(page) == "espera"
     res, kind = speak(page, mic, tones("até 15 minutos"), "/answers/espera")
@@ -139,7 +140,8 @@ def test_whole_questionnaire_by_voice_and_tap_with_reask_confirm_and_resume(app,
     page.click("#tap summary")
     kind = then_next_screen(page, lambda: page.click("button[data-choice=estrutura]"))
     assert current_question(page) == "recomendaria"
-    kind = then_next_screen(page, lambda: (page.click("#tap summary"), page.click("text=Prefiro não responder")))
+    refuse = page.get_by_role("button", name="Prefiro não responder", exact=True)
+    kind = then_next_screen(page, lambda: (page.click("#tap summary"), refuse.click()))
     res, kind = speak(page, mic, tones("o atendimento foi bom"), "/answers/comentario")
     assert kind == "note"
     assert then_next_screen(page, lambda: page.click("#continue")) == "done"
@@ -166,13 +168,46 @@ def test_refusing_to_store_answers_ends_the_session_and_keeps_nothing(app, page)
     before = len(answers_csv(app))
     page.goto(f"{app.url}/r/{app.demo_token}")
     then_next_screen(page, lambda: page.click("#begin"))
-    session_id = page.evaluate("() => JSON.parse(Object.values(sessionStorage).find(v => v.includes('session_id'))).session_id")
+    session_id = page.evaluate(
+        "() => JSON.parse(Object.values(sessionStorage).find(v => v.includes('session_id'))).session_id")
     assert then_next_screen(page, lambda: page.click("#consent-no")) == "ended"
     assert "nada foi guardado" in page.locator("#screen").inner_text()
     assert page.evaluate("() => sessionStorage.length") == 0
     assert len(answers_csv(app)) == before
     r = httpx.get(f"{app.url}/api/sessions/{session_id}/next", headers={"X-Session-Secret": "x"})
     assert r.status_code == 404
+
+
+def test_phone_for_contact_then_withdrawal_erases_everything(app, page):
+    page.goto(f"{app.url}/r/{app.demo_token}")
+    kind = then_next_screen(page, lambda: page.click("#begin"))
+    while kind == "consent":                                 # yes to all three purposes, by tap
+        kind = then_next_screen(page, lambda: page.click("#consent-yes"))
+    while kind != "done":                                    # "Não sei" to every question
+        if kind == "note":
+            kind = then_next_screen(page, lambda: page.click("#continue"))
+        else:
+            dont_know = page.get_by_role("button", name="Não sei", exact=True)
+            kind = then_next_screen(page, lambda: (page.click("#tap summary"), dont_know.click()))
+    session_id = page.evaluate(
+        "() => JSON.parse(Object.values(sessionStorage).find(v => v.includes('session_id'))).session_id")
+
+    page.fill("#phone", "(11) 91234-5678")
+    page.click("#phone-send")
+    page.wait_for_selector("#phone-saved")
+    client = staff(app)
+    try:
+        found = client.post("/api/privacy/export", json={"identifier_kind": "phone", "identifier": "11912345678"})
+        assert [s["session_id"] for s in found.raise_for_status().json()["sessions"]] == [session_id]
+
+        page.click("#withdraw")
+        assert then_next_screen(page, lambda: page.click("#withdraw-yes")) == "withdrawn"
+        assert page.evaluate("() => sessionStorage.length") == 0
+        assert session_id not in {r["session_id"] for r in answers_csv(app)}
+        gone = client.post("/api/privacy/export", json={"session_id": session_id})
+        assert gone.status_code == 404
+    finally:
+        client.close()
 
 
 def test_a_wrong_link_says_so(app, page):

@@ -7,7 +7,8 @@ the speech and 1.2 s of quiet, converts the recording to a 16 kHz WAV and upload
 
 Screen states are recognised by the element ids respond.js gives them: ``#begin``, ``#consent-yes`` /
 ``#consent-no``, ``#mic`` (ready when enabled and not recording), ``#confirm-yes`` / ``#confirm-no``,
-``#continue`` (notes), ``#done``, ``#ended`` (consent refused); the current question's name is ``#question-label[data-question]``.
+``#continue`` (notes), ``#done``, ``#ended`` (consent refused), ``#withdrawn`` (answers deleted); the
+current question's name is ``#question-label[data-question]``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def chromium_args(fake_audio: Path | None = None) -> list[str]:
     return args
 
 
-READY = "#done, #ended, #confirm-yes, #continue, #consent-yes, #mic:not([disabled]):not(.recording)"
+READY = "#done, #ended, #withdrawn, #confirm-yes, #continue, #consent-yes, #mic:not([disabled]):not(.recording)"
 UPLOAD_TIMEOUT_MS = 30_000
 
 
@@ -56,7 +57,8 @@ def screen_kind(page) -> str:
     """Wait for a screen that expects an action or ends; return its kind (done, ended, confirm, note, consent,
     question)."""
     page.wait_for_selector(READY, timeout=UPLOAD_TIMEOUT_MS)
-    for kind, selector in (("done", "#done"), ("ended", "#ended"), ("confirm", "#confirm-yes"), ("note", "#continue"),
+    for kind, selector in (("done", "#done"), ("ended", "#ended"), ("withdrawn", "#withdrawn"),
+                           ("confirm", "#confirm-yes"), ("note", "#continue"),
                            ("consent", "#consent-yes"), ("question", "#mic")):
         if page.locator(selector).count():
             return kind

@@ -244,6 +244,7 @@ function afterConsent(res) {
     return renderConsent();
   }
   flash = { kind: "ok", text: res.granted ? "✓ Autorização registrada: sim." : "✓ Registrado: não." };
+  session.granted = Object.assign({}, session.granted, { [res.purpose]: !!res.granted });
   session.purpose_index += 1;
   saveSession();
   if (res.next_purpose) {
@@ -393,7 +394,46 @@ function renderDone(next) {
   setProgress(next.progress);
   stopPrompt();
   show(flashNode(), el("h2", { id: "done" }, "Obrigado!"),
-    el("p", {}, "Suas respostas foram registradas. Elas ajudam a melhorar o atendimento na sua unidade de saúde."));
+    el("p", {}, "Suas respostas foram registradas. Elas ajudam a melhorar o atendimento na sua unidade de saúde."),
+    session.granted && session.granted.contact_again ? phoneForm() : null,
+    withdrawBlock());
+}
+
+/**
+ * After "contact me again": the phone number, sent to POST /identifier (the server keeps only a keyed
+ * hash of it, which also lets the person later ask for a copy or deletion of their answers).
+ */
+function phoneForm() {
+  const input = el("input", { id: "phone", type: "tel", autocomplete: "tel", inputmode: "tel",
+    placeholder: "(11) 91234-5678" });
+  const box = el("div", { class: "stack", id: "phone-box" },
+    el("label", { for: "phone" }, "Seu telefone com DDD, para a equipe entrar em contato"), input);
+  const send = () => guarded(async () => {
+    if (input.value.replace(/\D/g, "").length < 10) { showError("Digite o telefone com DDD (10 ou 11 dígitos)."); return; }
+    await sessionCall("POST", "/identifier", { json: { identifier_kind: "phone", identifier: input.value.trim() } });
+    clear(box).append(el("p", { class: "understood", id: "phone-saved" }, "✓ Telefone registrado, guardado de forma protegida."));
+  });
+  box.append(el("button", { type: "button", class: "primary", id: "phone-send", onclick: send }, "Enviar telefone"));
+  return box;
+}
+
+/** "Delete my answers" (LGPD): asks once more, then DELETE /api/sessions/{id} erases everything. */
+function withdrawBlock() {
+  const box = el("div", { class: "stack", style: "margin-top:1.5rem" });
+  const ask = el("button", { type: "button", class: "danger", id: "withdraw" }, "Apagar minhas respostas");
+  ask.addEventListener("click", () => {
+    clear(box).append(el("p", {}, "Tem certeza? Isso apaga tudo o que você respondeu nesta pesquisa."),
+      el("div", { class: "row" },
+        el("button", { type: "button", class: "danger", id: "withdraw-yes", onclick: () => guarded(async () => {
+          await sessionCall("DELETE", "");
+          forgetSession();
+          show(el("h2", { id: "withdrawn" }, "Respostas apagadas"),
+            el("p", {}, "Tudo o que você respondeu nesta pesquisa foi apagado."));
+        }) }, "Sim, apagar tudo"),
+        el("button", { type: "button", onclick: () => clear(box).append(ask) }, "Não, manter")));
+  });
+  box.append(ask);
+  return box;
 }
 
 start();
