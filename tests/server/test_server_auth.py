@@ -8,7 +8,7 @@ from sqlalchemy import update
 from transmodal.server.db import transaction
 from transmodal.server.models import StaffToken, utcnow
 
-from conftest import ANALYST_PASSWORD
+from server_harness import ANALYST_PASSWORD
 
 STAFF_GETS = ["/api/forms", "/api/forms/teste", "/api/links", "/api/reports/overview?form_id=teste",
               "/api/reports/questions?form_id=teste&by=team", "/api/export/answers.csv?form_id=teste",

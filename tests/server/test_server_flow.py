@@ -5,7 +5,7 @@ from sqlalchemy import select
 from transmodal.server.db import transaction
 from transmodal.server.models import Answer, AudioBlob, Consent
 
-from conftest import wav_bytes
+from server_harness import wav_bytes
 
 
 def _answers(h) -> dict[str, Answer]:
@@ -199,7 +199,7 @@ def test_click_after_failed_voice_counts_attempts(h):
 
 
 def test_voice_unavailable_gives_503_and_click_still_works(tmp_path):
-    from conftest import Harness
+    from server_harness import Harness
 
     class Broken:
         def recognise(self, *a):
@@ -257,7 +257,7 @@ def test_read_back_refused_by_voice(h):
 
 
 def test_real_recognizer_without_its_model_answers_503(tmp_path):
-    from conftest import Harness
+    from server_harness import Harness
     from transmodal.server.voice import SpeechService
 
     hb = Harness(tmp_path)
@@ -274,7 +274,7 @@ def test_real_recognizer_without_its_model_answers_503(tmp_path):
 def test_real_speech_synthesis_of_a_question(tmp_path):
     import shutil
     import pytest
-    from conftest import Harness
+    from server_harness import Harness
     from transmodal.server.app import default_tts
 
     if shutil.which("espeak-ng") is None:

@@ -12,7 +12,7 @@ from transmodal.server.models import AudioBlob, utcnow
 from transmodal.server.privacy import purge_audio
 from transmodal.server.pseudonym import load_or_create_key, normalise_identifier, pseudonym
 
-from conftest import POSTGRES
+from server_harness import POSTGRES
 
 
 def _files(root):
@@ -33,7 +33,7 @@ def test_refusing_to_store_answers_leaves_nothing(h):
 
 
 def test_refusal_by_voice_also_erases(h):
-    from conftest import wav_bytes
+    from server_harness import wav_bytes
     before = h.table_counts()
     r = h.client.post(f"/api/r/{h.token}/sessions").json()
     sid, hd = r["session_id"], {"X-Session-Secret": r["session_secret"]}

@@ -3,7 +3,7 @@
 import csv
 import io
 
-from conftest import wav_bytes
+from server_harness import wav_bytes
 
 TEAM_A, TEAM_B = "0000000001", "0000000002"
 

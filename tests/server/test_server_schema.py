@@ -9,7 +9,7 @@ import pytest
 from transmodal.server import db as dbmod
 from transmodal.server.models import Base
 
-from conftest import POSTGRES, drop_database, fresh_database_url
+from server_harness import POSTGRES, drop_database, fresh_database_url
 
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES else [])
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import Harness, wav_bytes
+from server_harness import Harness, wav_bytes
 
 
 @pytest.fixture
