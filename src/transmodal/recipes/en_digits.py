@@ -1,7 +1,9 @@
 """English spoken digits: a small Conformer-CTC on FSDD, speaker-held-out, optionally with synthetic speech.
 
-Data: the Free Spoken Digit Dataset recordings ``{digit}_{speaker}_{index}.wav`` (8 kHz, resampled to
-16 kHz). Training speakers (default george + jackson) train; every other speaker (lucas) is the held-out
+Data: the Free Spoken Digit Dataset recordings ``{digit}_{speaker}_{index}.wav`` (8 kHz). The model works at
+``sample_rate`` (default 8 kHz, the recordings' own rate): synthetic speech is rendered at that rate too, so real
+and synthetic audio cover the same band (0–4 kHz) and the model cannot tell them apart by the band above it;
+audio given to the trained model at any other rate is resampled to it. Training speakers (default george + jackson) train; every other speaker (lucas) is the held-out
 validation split — the model never hears that voice. With ``synthetic_variants > 0`` a TTS corpus of
 digit strings (:func:`~transmodal.audio.synth.en_digit_texts`) is built once under ``out/synthetic`` and
 added to the training data.
@@ -26,7 +28,7 @@ from transmodal.asr.closed_set import ClosedSetScorer
 from transmodal.asr.model import CALIBRATION, SpeechRecognizer, SpeechRecognizerConfig, Transcriber
 from transmodal.asr.vocab import CharVocab
 from transmodal.recipes.common import start_run
-from transmodal.recipes.speech_common import RATE, calibrate, loss_fn, make_batches, read_waves
+from transmodal.recipes.speech_common import calibrate, loss_fn, make_batches, read_waves
 from transmodal.audio.synth.texts import EN_DIGITS
 from transmodal.datasets import dataset_dir
 from transmodal.models.conformer import config as conformer_config
@@ -52,7 +54,7 @@ def load_synthetic(recipe: EnDigitsRecipe, out: Path) -> list[dict]:
     from transmodal.audio.synth import CorpusSpec, build_corpus, en_digit_texts, read_manifest
 
     spec = CorpusSpec(out_dir=str(out / "synthetic"), texts=en_digit_texts(recipe.synthetic_strings, seed=recipe.seed),
-                      language="en", variants=recipe.synthetic_variants, holdout_variants=0, sample_rate=RATE,
+                      language="en", variants=recipe.synthetic_variants, holdout_variants=0, sample_rate=recipe.sample_rate,
                       seed=recipe.seed, progress=recipe.progress)
     manifest = build_corpus(spec)
     return [{"path": str(manifest.parent / u["audio"]), "text": u["text"], "speaker": "synthetic"} for u in read_manifest(manifest)]
@@ -99,13 +101,13 @@ def run(recipe: EnDigitsRecipe) -> dict:
         train_items = train_items + load_synthetic(recipe, out)
 
     vocab = CharVocab()
-    train_waves, valid_waves = read_waves(train_items), read_waves(valid_items)
+    train_waves, valid_waves = read_waves(train_items, recipe.sample_rate), read_waves(valid_items, recipe.sample_rate)
     targets = [vocab.encode(it["text"]) for it in train_items]
 
     enc = conformer_config(recipe.model, d_model=recipe.d_model, n_layers=recipe.n_layers, n_heads=recipe.n_heads,
                            kernel_size=recipe.kernel_size, dropout=recipe.dropout)
     cfg = SpeechRecognizerConfig(encoder="conformer", encoder_config=asdict(enc), vocab_size=vocab.vocab_size,
-                                 sample_rate=RATE, **({} if recipe.spec_augment else {"freq_masks": 0, "time_masks": 0}))
+                                 sample_rate=recipe.sample_rate, **({} if recipe.spec_augment else {"freq_masks": 0, "time_masks": 0}))
     torch.manual_seed(recipe.seed)
     model = SpeechRecognizer(cfg)
     n_params = sum(p.numel() for p in model.parameters())
@@ -120,7 +122,8 @@ def run(recipe: EnDigitsRecipe) -> dict:
                             keep_best_metric="closed_set_accuracy", keep_best_mode="max")
     trainer = Trainer(model, train_cfg,
                       train_batches=lambda epoch: make_batches(train_waves, targets, recipe.batch_size,
-                                                               random.Random(recipe.seed * 100003 + epoch), recipe.speed_perturb),
+                                                               random.Random(recipe.seed * 100003 + epoch), recipe.speed_perturb,
+                                                               recipe.sample_rate),
                       loss_fn=loss_fn, eval_fn=evaluate, extra_files={CharVocab.FILENAME: vocab.to_json()})
     t0 = time.time()
     trainer.fit()

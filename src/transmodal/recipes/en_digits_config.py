@@ -9,6 +9,7 @@ from dataclasses import dataclass
 class EnDigitsRecipe:
     out: str = "runs/en-digits"
     data: str = "fsdd-dev"  # folder under $TRANSMODAL_DATA with recordings/{digit}_{speaker}_{index}.wav
+    sample_rate: int = 8000  # the model's rate; FSDD is 8 kHz, and synthetic speech is rendered at this rate too
     train_speakers: str = "george,jackson"  # comma-separated; every other speaker is held out for validation
     synthetic_variants: int = 0  # utterances per digit string in the synthetic corpus (0 = no synthetic data)
     synthetic_strings: int = 200  # digit strings (en_digit_texts) synthesised when synthetic_variants > 0
