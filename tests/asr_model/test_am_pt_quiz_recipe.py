@@ -70,3 +70,19 @@ def test_markdown_tables_carry_the_report_numbers(report):
     clean = r["heldout"]["clean"]
     worst_clean = min(clean[s]["accuracy"] for s in ("yes_no", "likert", "frequency", "numbers") if clean[s]["n"])
     assert row.startswith("| conformer |") and f"{100 * worst_clean:.1f}%" in row.split("|")[5]
+
+
+def test_online_telephone_augmentation():
+    import random
+
+    import torch
+
+    from transmodal.recipes.pt_quiz import telephone_sometimes
+
+    t = torch.arange(16000) / 16000
+    wave = torch.sin(2 * torch.pi * 5000.0 * t) * 0.3  # outside the 300–3400 Hz band
+    assert telephone_sometimes(0.0)(wave, random.Random(0)) is wave
+    out = telephone_sometimes(1.0)(wave, random.Random(0))
+    assert out.shape == wave.shape and out.dtype == torch.float32 and out.abs().max() < 0.05
+    hits = sum(telephone_sometimes(0.5)(wave, random.Random(s)) is not wave for s in range(200))
+    assert 60 < hits < 140

@@ -14,8 +14,8 @@ Evaluation, on the holdout voices only, under three conditions built from the sa
 
 For each answer set (yes/no, Likert, frequency, numbers) the closed-set accuracy: each utterance whose text
 is in the set is scored against every answer of the set by CTC log-likelihood, and must pick its own. Also
-free (greedy) decoding exact match. A temperature calibrator is fitted on half of the clean closed-set scores
-and its reliability measured on the other half; it is saved as ``calibration.json`` beside the model.
+free (greedy) decoding exact match. A temperature calibrator is fitted on half of the closed-set scores
+and its reliability measured on the other half (all three conditions pooled); it is saved as ``calibration.json`` beside the model.
 """
 
 from __future__ import annotations
@@ -105,6 +105,18 @@ def condition_waves(waves: list[torch.Tensor], condition: str, snr_db: float, se
     return out
 
 
+def telephone_sometimes(p: float):
+    """On-line augmentation: with probability ``p`` an utterance goes through :func:`~transmodal.audio.synth.augment.telephone`."""
+    from transmodal.audio.synth.augment import telephone
+
+    def transform(wave: torch.Tensor, rng: random.Random) -> torch.Tensor:
+        if rng.random() >= p:
+            return wave
+        return torch.from_numpy(telephone(wave.double().numpy(), RATE).astype("float32"))
+
+    return transform
+
+
 def evaluate(transcriber: Transcriber, items: list[dict], waves: list[torch.Tensor], sets: dict[str, list[str]] = ANSWER_SETS,
              free: bool = True) -> dict:
     """Per answer set: closed-set accuracy (and scores for calibration); free-decoding exact match overall."""
@@ -166,6 +178,8 @@ def run(recipe: PtQuizRecipe) -> dict:
                                  **({} if recipe.spec_augment else {"freq_masks": 0, "time_masks": 0}))
     torch.manual_seed(recipe.seed)
     model = SpeechRecognizer(cfg)
+    if recipe.init:
+        model.load_state_dict(load_model(recipe.init).state_dict())
     n_params = sum(p.numel() for p in model.parameters())
 
     def eval_fn(m) -> dict[str, float]:
@@ -179,7 +193,8 @@ def run(recipe: PtQuizRecipe) -> dict:
                             keep_best_metric="closed_set_accuracy", keep_best_mode="max")
     trainer = Trainer(model, train_cfg,
                       train_batches=lambda epoch: make_batches(train_waves, targets, recipe.batch_size,
-                                                               random.Random(recipe.seed * 100003 + epoch), recipe.speed_perturb),
+                                                               random.Random(recipe.seed * 100003 + epoch), recipe.speed_perturb,
+                                                               transform=telephone_sometimes(recipe.p_telephone) if recipe.p_telephone else None),
                       loss_fn=loss_fn, eval_fn=eval_fn, extra_files={CharVocab.FILENAME: vocab.to_json()})
     t0 = time.time()
     trainer.fit()
@@ -191,10 +206,13 @@ def run(recipe: PtQuizRecipe) -> dict:
     for condition in CONDITIONS:
         waves = condition_waves(eval_waves, condition, recipe.noisy_snr_db, recipe.seed)
         results[condition] = evaluate(transcriber, eval_items, waves)
-    scores, correct = results["clean"]["_scores"], results["clean"]["_correct"]
+    # τ is fitted on all three conditions together (utterance by utterance, so both halves hold every condition):
+    # fitted on clean audio alone, where nearly everything is right, it would be overconfident on the telephone.
+    scores = [s for trio in zip(*(results[c]["_scores"] for c in CONDITIONS)) for s in trio]
+    correct = [y for trio in zip(*(results[c]["_correct"] for c in CONDITIONS)) for y in trio]
     for r in results.values():
         r.pop("_scores"), r.pop("_correct")
-    cal, cal_report = calibrate(scores, correct, out / "reliability.png", "pt-quiz closed-set, holdout voices, clean")
+    cal, cal_report = calibrate(scores, correct, out / "reliability.png", "pt-quiz closed-set, holdout voices, 3 conditions")
     cal.extra = {"scorer": "closed_set, raw log-likelihood (length_norm=False)", "answer_sets": list(ANSWER_SETS)}
     (best_dir / CALIBRATION).write_text(cal.to_json(), encoding="utf-8")
     report = {

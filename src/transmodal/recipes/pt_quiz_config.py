@@ -22,6 +22,8 @@ class PtQuizRecipe:
     n_heads: int | None = None
     kernel_size: int | None = None
     dropout: float | None = None
+    p_telephone: float = 0.0  # on-line: probability that a training utterance goes through the telephone channel
+    init: str = ""  # a checkpoint directory to start from (fine-tuning), instead of random weights
     speed_perturb: bool = False  # the TTS corpus already varies speed
     spec_augment: bool = True
     batch_size: int = 32

@@ -28,8 +28,10 @@ def read_waves(items: list[dict], rate: int = RATE) -> list[torch.Tensor]:
     return [load_audio(it["path"], sample_rate=rate).samples[0] for it in items]
 
 
-def make_batches(waves, targets, batch_size: int, rng: random.Random, perturb: bool, rate: int = RATE):
+def make_batches(waves, targets, batch_size: int, rng: random.Random, perturb: bool, rate: int = RATE, transform=None):
     """Shuffled batches (waves (B, N), wave_lengths, targets (B, S), target_lengths), speed-perturbed if asked.
+
+    ``transform(wave, rng) -> wave``, if given, is applied to every utterance of every batch (on-line augmentation).
 
     Utterances are grouped by similar length within windows of 50 batches, so little of a batch is padding.
     """
@@ -42,6 +44,8 @@ def make_batches(waves, targets, batch_size: int, rng: random.Random, perturb: b
     for s in starts:
         chunk = order[s : s + batch_size]
         ws = [speed_perturb(waves[i], rate, rng.choice(SPEEDS)) if perturb else waves[i] for i in chunk]
+        if transform is not None:
+            ws = [transform(w, rng) for w in ws]
         batch, lengths = pad_waves(ws)
         tl = torch.tensor([len(targets[i]) for i in chunk])
         tg = torch.zeros(len(chunk), int(tl.max()), dtype=torch.long)
