@@ -11,7 +11,7 @@ from pathlib import Path
 ASSETS = Path(__file__).resolve().parent / "assets" / "models"
 
 # Default model per task.
-DEFAULTS = {"translate": "en-pt"}
+DEFAULTS = {"translate": "en-pt", "transcribe": "pt-quiz"}
 
 
 def shipped_models() -> list[str]:

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from transmodal.asr.closed_set import Calibrator, ClosedSetScorer
+from transmodal.audio.trim import trim_silence
 from transmodal.asr.ctc import CTCHead
 from transmodal.asr.decode import beam_decode, greedy_decode
 from transmodal.asr.vocab import CharVocab
@@ -120,10 +121,11 @@ class Transcriber:
     """
 
     def __init__(self, model: SpeechRecognizer, vocab: CharVocab, calibrator: Calibrator | None = None,
-                 batch_size: int = 16):
+                 batch_size: int = 16, trim: bool = True):
         if model.config.vocab_size != vocab.vocab_size:
             raise ValueError(f"the model has {model.config.vocab_size} outputs but the vocabulary {vocab.vocab_size}")
         self.model, self.vocab, self.calibrator, self.batch_size = model.eval(), vocab, calibrator, batch_size
+        self.trim = trim
 
     @classmethod
     def load(cls, name_or_path: str | Path, batch_size: int = 16) -> "Transcriber":
@@ -149,7 +151,13 @@ class Transcriber:
 
     @torch.no_grad()
     def log_probs(self, waves: list[Tensor]) -> list[Tensor]:
-        """Per waveform, its (T', V) CTC log-probabilities (batched, padding-invariant)."""
+        """Per waveform, its (T', V) CTC log-probabilities (batched, padding-invariant).
+
+        With ``trim`` (the default) the silence before and after the speech is cut first
+        (:func:`~transmodal.audio.trim.trim_silence`): the models are trained on utterances that start at once.
+        """
+        if self.trim:
+            waves = [trim_silence(w, self.model.sample_rate, self.model.min_samples()) for w in waves]
         out: list[Tensor | None] = [None] * len(waves)
         order = sorted(range(len(waves)), key=lambda i: waves[i].shape[-1])
         for s in range(0, len(order), self.batch_size):
