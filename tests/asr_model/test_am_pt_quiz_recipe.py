@@ -86,3 +86,22 @@ def test_online_telephone_augmentation():
     assert out.shape == wave.shape and out.dtype == torch.float32 and out.abs().max() < 0.05
     hits = sum(telephone_sometimes(0.5)(wave, random.Random(s)) is not wave for s in range(200))
     assert 60 < hits < 140
+
+
+def test_calibration_leaves_out_answers_the_model_cannot_emit(tmp_path):
+    import torch
+
+    from transmodal.recipes.speech_common import calibrate
+
+    g = torch.Generator().manual_seed(0)
+    scores, correct = [], []
+    for i in range(40):
+        s = torch.randn(5, generator=g)
+        s[i % 5] += 3.0
+        scores.append(s)
+        correct.append(i % 5)
+    scores[3] = torch.tensor([0.0, float("-inf"), 1.0, 2.0, 3.0])  # its correct answer (1) is unreachable
+    correct[3] = 1
+    cal, out = calibrate(scores, correct, tmp_path / "rel.png", "test")
+    assert out["left_out_unreachable"] == 1 and out["n_fit"] + out["n_test"] == 39
+    assert cal.temperature > 0 and (tmp_path / "rel.png").is_file()

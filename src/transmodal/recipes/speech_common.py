@@ -68,11 +68,15 @@ def calibrate(scores: list[torch.Tensor] | torch.Tensor, correct: list[int] | to
 
     ``scores`` may be a list of 1-D tensors of different lengths (answer sets of different sizes).
     """
-    scores = list(scores)
-    correct = [int(c) for c in correct]
+    pairs = [(s, int(y)) for s, y in zip(scores, correct)]
+    # A correct answer with score −inf (more characters than the model has output frames: CTC cannot emit it)
+    # is an error no temperature can fix; such rows are left out of the fit and counted.
+    kept = [(s, y) for s, y in pairs if bool(torch.isfinite(torch.as_tensor(s)[y]))]
+    scores, correct = [s for s, _ in kept], [y for _, y in kept]
     fit_s, fit_y, test_s, test_y = scores[0::2], correct[0::2], scores[1::2], correct[1::2]
     cal = Calibrator().fit(fit_s, fit_y)
-    out = {"temperature": cal.temperature, "n_fit": len(fit_y), "n_test": len(test_y)}
+    out = {"temperature": cal.temperature, "n_fit": len(fit_y), "n_test": len(test_y),
+           "left_out_unreachable": len(pairs) - len(kept)}
     for name, tau in (("raw", 1.0), ("calibrated", cal.temperature)):
         conf, right = [], []
         for s, y in zip(test_s, test_y):
