@@ -101,7 +101,12 @@ def bench_rtf(args) -> dict:
 
         result = pipeline()
         total = median_time(pipeline, args.repeats)
-        wave = t.read(wav)[None]
+        wave = t.read(wav)
+        if t.trim:  # the parts are timed on what the pipeline feeds the model: the speech without leading silence
+            from transmodal.audio.trim import trim_silence
+
+            wave = trim_silence(wave, t.model.sample_rate, t.model.min_samples())
+        wave = wave[None]
         lengths = torch.tensor([wave.shape[1]])
         with torch.no_grad():
             feats, flen = t.model.features(wave, lengths)

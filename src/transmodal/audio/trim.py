@@ -7,12 +7,12 @@ invent a syllable there. So, frame by frame (25 ms frames, 10 ms hop), the level
 
     L_t = 10·log10(mean(x²) over frame t)
 
-and the kept span runs from the first to the last frame with L_t ≥ max_t L_t + ``threshold_db`` (default −40 dB:
-40 dB below the loudest frame), widened by ``margin_s`` before and ``after_s`` after. The defaults keep 50 ms
-before the speech and 300 ms after it: text-to-speech output (what the models train on) starts at once and
-ends with about 0.3 s of silence, and a model that never heard an utterance cut right after its last sound
-does worse on one (measured on pt-quiz's held-out voices: numbers 95.9 % instead of 99.4 % when cut 50 ms after). Noise as loud as speech is not silence:
-in noisy audio little or nothing is trimmed. All-silent input is returned unchanged.
+and the kept span runs from the first to the last frame with L_t ≥ max_t L_t + ``threshold_db`` (default −60 dB
+below the loudest frame, low enough to keep soft consonant onsets), widened by ``margin_s`` (10 ms) before and
+``after_s`` (300 ms) after. Measured with pt-quiz: 20–50 ms of leading digital silence already turned "noventa e
+nove" into "quarenta e nove", while cutting onsets (−40 dB, no margin) or cutting right after the last sound (TTS
+training audio ends with ~0.3 s of silence) lowered held-out accuracy on numbers from 99.4 % to 96 %. Noise less
+than 60 dB below the speech is not silence: in noisy audio little or nothing is trimmed. All-silent input is returned unchanged.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 
-def speech_span(wave: Tensor, rate: int, threshold_db: float = -40.0, margin_s: float = 0.05, after_s: float = 0.3,
+def speech_span(wave: Tensor, rate: int, threshold_db: float = -60.0, margin_s: float = 0.01, after_s: float = 0.3,
                 frame_s: float = 0.025, hop_s: float = 0.010) -> tuple[int, int]:
     """(start, end) sample indices of the speech in a mono ``wave`` (N,); (0, N) when nothing stands out."""
     if wave.dim() != 1:
