@@ -105,3 +105,20 @@ def test_calibration_leaves_out_answers_the_model_cannot_emit(tmp_path):
     cal, out = calibrate(scores, correct, tmp_path / "rel.png", "test")
     assert out["left_out_unreachable"] == 1 and out["n_fit"] + out["n_test"] == 39
     assert cal.temperature > 0 and (tmp_path / "rel.png").is_file()
+
+
+def test_online_noise_and_composition():
+    import random
+
+    import torch
+
+    from transmodal.recipes.pt_quiz import noise_sometimes, online_augment
+
+    t = torch.arange(16000) / 16000
+    wave = torch.sin(2 * torch.pi * 440.0 * t) * 0.3
+    assert online_augment(0.0, 0.0) is None
+    noisy = noise_sometimes(1.0, (10.0, 10.0))(wave, random.Random(0))
+    snr = 10 * torch.log10(wave.double().pow(2).mean() / (noisy.double() - wave.double()).pow(2).mean())
+    assert abs(float(snr) - 10.0) < 0.5
+    both = online_augment(1.0, 1.0)(wave, random.Random(1))
+    assert both.shape == wave.shape and not torch.equal(both, wave)

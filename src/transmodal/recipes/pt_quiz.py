@@ -117,6 +117,34 @@ def telephone_sometimes(p: float):
     return transform
 
 
+def noise_sometimes(p: float, snr_db: tuple[float, float] = (0.0, 15.0)):
+    """On-line augmentation: with probability ``p``, white or pink noise at an SNR drawn from ``snr_db``."""
+    from transmodal.audio.synth.augment import add_noise
+
+    def transform(wave: torch.Tensor, rng: random.Random) -> torch.Tensor:
+        if rng.random() >= p or float(wave.abs().max()) == 0.0:
+            return wave
+        x = add_noise(wave.double().numpy(), rng.uniform(*snr_db), rng.choice(("white", "pink")),
+                      np.random.default_rng(rng.getrandbits(32)))
+        return torch.from_numpy((x / max(1.0, float(np.abs(x).max()) / 0.99)).astype("float32"))
+
+    return transform
+
+
+def online_augment(p_telephone: float, p_noise: float):
+    """The recipe's on-line augmentation (None when both probabilities are 0): telephone channel, then noise."""
+    steps = ([telephone_sometimes(p_telephone)] if p_telephone else []) + ([noise_sometimes(p_noise)] if p_noise else [])
+    if not steps:
+        return None
+
+    def transform(wave: torch.Tensor, rng: random.Random) -> torch.Tensor:
+        for step in steps:
+            wave = step(wave, rng)
+        return wave
+
+    return transform
+
+
 def evaluate(transcriber: Transcriber, items: list[dict], waves: list[torch.Tensor], sets: dict[str, list[str]] = ANSWER_SETS,
              free: bool = True) -> dict:
     """Per answer set: closed-set accuracy (and scores for calibration); free-decoding exact match overall."""
@@ -194,7 +222,7 @@ def run(recipe: PtQuizRecipe) -> dict:
     trainer = Trainer(model, train_cfg,
                       train_batches=lambda epoch: make_batches(train_waves, targets, recipe.batch_size,
                                                                random.Random(recipe.seed * 100003 + epoch), recipe.speed_perturb,
-                                                               transform=telephone_sometimes(recipe.p_telephone) if recipe.p_telephone else None),
+                                                               transform=online_augment(recipe.p_telephone, recipe.p_noise)),
                       loss_fn=loss_fn, eval_fn=eval_fn, extra_files={CharVocab.FILENAME: vocab.to_json()})
     t0 = time.time()
     trainer.fit()

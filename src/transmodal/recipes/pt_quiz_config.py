@@ -23,6 +23,7 @@ class PtQuizRecipe:
     kernel_size: int | None = None
     dropout: float | None = None
     p_telephone: float = 0.0  # on-line: probability that a training utterance goes through the telephone channel
+    p_noise: float = 0.0  # on-line: probability of white/pink noise at 0-15 dB SNR (after the telephone channel, if any)
     init: str = ""  # a checkpoint directory to start from (fine-tuning), instead of random weights
     speed_perturb: bool = False  # the TTS corpus already varies speed
     spec_augment: bool = True

@@ -20,6 +20,10 @@ PT_FREQUENCY = ("sempre", "quase sempre", "às vezes", "raramente", "nunca")
 PT_VARIANTS = ("é", "isso", "isso mesmo", "aham", "claro que não", "de jeito nenhum", "de vez em quando",
                "mais ou menos", "excelente", "sei lá", "não lembro", "não quero responder", "aceito", "não aceito",
                "concordo", "não concordo")
+# The answers of the demo questionnaire's own choice lists (transmodal.quiz.demo), spoken as written.
+PT_DEMO_CHOICES = ("até quinze minutos", "de quinze a trinta minutos", "de trinta minutos a uma hora", "mais de uma hora",
+                   "o tempo de espera", "a atenção da equipe", "a falta de remédios", "a estrutura da unidade",
+                   "outra coisa")
 PT_MONTHS = ("janeiro", "fevereiro", "março", "abril", "maio", "junho", "julho", "agosto", "setembro", "outubro",
              "novembro", "dezembro")
 PT_YEARS = ("dois mil e vinte e quatro", "dois mil e vinte e cinco", "dois mil e vinte e seis")
@@ -67,10 +71,10 @@ def pt_quiz_texts() -> list[str]:
 
 
 def pt_quiz_extended_texts() -> list[str]:
-    """:func:`pt_quiz_texts`, then :data:`PT_VARIANTS`, the months, ``"MONTH de YEAR"`` for the years in
+    """:func:`pt_quiz_texts`, then :data:`PT_VARIANTS`, :data:`PT_DEMO_CHOICES`, the months, ``"MONTH de YEAR"`` for the years in
     :data:`PT_YEARS`, and the years alone."""
     out = pt_quiz_texts()
-    extra = [*PT_VARIANTS, *PT_MONTHS, *(f"{m} de {y}" for m in PT_MONTHS for y in PT_YEARS), *PT_YEARS]
+    extra = [*PT_VARIANTS, *PT_DEMO_CHOICES, *PT_MONTHS, *(f"{m} de {y}" for m in PT_MONTHS for y in PT_YEARS), *PT_YEARS]
     return out + [t for t in dict.fromkeys(extra) if t not in out]
 
 
