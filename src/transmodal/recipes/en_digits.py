@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import random
-import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -28,12 +27,12 @@ from transmodal.asr.closed_set import ClosedSetScorer
 from transmodal.asr.model import CALIBRATION, SpeechRecognizer, SpeechRecognizerConfig, Transcriber
 from transmodal.asr.vocab import CharVocab
 from transmodal.recipes.common import start_run
-from transmodal.recipes.speech_common import calibrate, loss_fn, make_batches, read_waves
+from transmodal.recipes.speech_common import calibrate, read_waves, train_ctc
 from transmodal.audio.synth.texts import EN_DIGITS
 from transmodal.datasets import dataset_dir
 from transmodal.models.conformer import config as conformer_config
 from transmodal.recipes.en_digits_config import EnDigitsRecipe
-from transmodal.train import Trainer, TrainConfig, load_model
+from transmodal.train import load_model
 
 def load_fsdd(folder: Path) -> list[dict]:
     """Every ``{digit}_{speaker}_{index}.wav`` under ``folder`` (or folder/recordings), sorted by name."""
@@ -116,20 +115,8 @@ def run(recipe: EnDigitsRecipe) -> dict:
         r = evaluate_split(Transcriber(m, vocab), valid_items, valid_waves)
         return {"free_accuracy": r["free_accuracy"], "closed_set_accuracy": r["closed_set_accuracy"]}
 
-    train_cfg = TrainConfig(out_dir=str(out), max_steps=recipe.max_steps, lr=recipe.lr, schedule="cosine",
-                            warmup_steps=recipe.warmup, weight_decay=1e-3, grad_clip=5.0, eval_every=recipe.eval_every,
-                            save_every=recipe.eval_every, seed=recipe.seed, progress=recipe.progress,
-                            keep_best_metric="closed_set_accuracy", keep_best_mode="max")
-    trainer = Trainer(model, train_cfg,
-                      train_batches=lambda epoch: make_batches(train_waves, targets, recipe.batch_size,
-                                                               random.Random(recipe.seed * 100003 + epoch), recipe.speed_perturb,
-                                                               recipe.sample_rate),
-                      loss_fn=loss_fn, eval_fn=evaluate, extra_files={CharVocab.FILENAME: vocab.to_json()})
-    t0 = time.time()
-    trainer.fit()
-    train_seconds = time.time() - t0
-
-    best_dir = out / "best" if (out / "best" / "config.json").is_file() else out / "last"
+    best_dir, train_seconds = train_ctc(model, recipe, out, train_waves, targets, evaluate,
+                                        {CharVocab.FILENAME: vocab.to_json()}, rate=recipe.sample_rate)
     transcriber = Transcriber(load_model(best_dir), vocab)
     results = evaluate_split(transcriber, valid_items, valid_waves)
     cal, cal_report = calibrate(results.pop("_scores"), results.pop("_correct"), out / "reliability.png",

@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
-import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -36,8 +35,8 @@ from transmodal.asr.vocab import CharVocab
 from transmodal.audio.synth.texts import PT_FREQUENCY, PT_LIKERT, PT_YES_NO, pt_number_texts
 from transmodal.recipes.common import start_run
 from transmodal.recipes.pt_quiz_config import PtQuizRecipe
-from transmodal.recipes.speech_common import RATE, calibrate, loss_fn, make_batches, read_waves
-from transmodal.train import Trainer, TrainConfig, load_model
+from transmodal.recipes.speech_common import RATE, calibrate, read_waves, train_ctc
+from transmodal.train import load_model
 
 ANSWER_SETS = {"yes_no": list(PT_YES_NO), "likert": list(PT_LIKERT), "frequency": list(PT_FREQUENCY),
                "numbers": pt_number_texts()}
@@ -215,20 +214,9 @@ def run(recipe: PtQuizRecipe) -> dict:
         accs = [r[name]["accuracy"] for name in ANSWER_SETS if r[name]["n"]]
         return {"closed_set_accuracy": sum(accs) / max(len(accs), 1)}
 
-    train_cfg = TrainConfig(out_dir=str(out), max_steps=recipe.max_steps, lr=recipe.lr, schedule="cosine",
-                            warmup_steps=recipe.warmup, weight_decay=1e-3, grad_clip=5.0, eval_every=recipe.eval_every,
-                            save_every=recipe.eval_every, seed=recipe.seed, progress=recipe.progress,
-                            keep_best_metric="closed_set_accuracy", keep_best_mode="max")
-    trainer = Trainer(model, train_cfg,
-                      train_batches=lambda epoch: make_batches(train_waves, targets, recipe.batch_size,
-                                                               random.Random(recipe.seed * 100003 + epoch), recipe.speed_perturb,
-                                                               transform=online_augment(recipe.p_telephone, recipe.p_noise)),
-                      loss_fn=loss_fn, eval_fn=eval_fn, extra_files={CharVocab.FILENAME: vocab.to_json()})
-    t0 = time.time()
-    trainer.fit()
-    train_seconds = time.time() - t0
-
-    best_dir = out / "best" if (out / "best" / "config.json").is_file() else out / "last"
+    best_dir, train_seconds = train_ctc(model, recipe, out, train_waves, targets, eval_fn,
+                                        {CharVocab.FILENAME: vocab.to_json()},
+                                        transform=online_augment(recipe.p_telephone, recipe.p_noise))
     transcriber = Transcriber(load_model(best_dir), vocab)
     results = {}
     for condition in CONDITIONS:

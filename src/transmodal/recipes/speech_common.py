@@ -9,6 +9,7 @@ other half, so the reported ECE is on scores τ was not fitted to.
 from __future__ import annotations
 
 import random
+import time
 from pathlib import Path
 
 import torch
@@ -18,6 +19,7 @@ from transmodal.asr.ctc import ctc_loss
 from transmodal.asr.model import pad_waves
 from transmodal.audio.features import speed_perturb
 from transmodal.audio.io import load_audio
+from transmodal.train import Trainer, TrainConfig
 
 RATE = 16000
 SPEEDS = (0.9, 1.0, 1.1)
@@ -88,3 +90,27 @@ def calibrate(scores: list[torch.Tensor] | torch.Tensor, correct: list[int] | to
         if name == "calibrated":
             plot_reliability(torch.tensor(conf), torch.tensor(right), plot, title=f"{title} (τ = {cal.temperature:.2f})")
     return cal, out
+
+
+def train_ctc(model, recipe, out: Path, waves, targets, eval_fn, extra_files: dict, rate: int = RATE,
+              transform=None) -> tuple[Path, float]:
+    """Train a speech recogniser with the recipes' shared settings; returns (best checkpoint dir, training seconds).
+
+    ``recipe`` supplies max_steps, lr, warmup, eval_every, seed, progress, batch_size and speed_perturb. Cosine
+    schedule, weight decay 1e-3, gradient clipping at 5; the checkpoint with the highest
+    ``eval_fn(model)["closed_set_accuracy"]`` is kept as ``out/best`` (``out/last`` if there was no evaluation).
+    """
+    cfg = TrainConfig(out_dir=str(out), max_steps=recipe.max_steps, lr=recipe.lr, schedule="cosine",
+                      warmup_steps=recipe.warmup, weight_decay=1e-3, grad_clip=5.0, eval_every=recipe.eval_every,
+                      save_every=recipe.eval_every, seed=recipe.seed, progress=recipe.progress,
+                      keep_best_metric="closed_set_accuracy", keep_best_mode="max")
+    trainer = Trainer(model, cfg,
+                      train_batches=lambda epoch: make_batches(waves, targets, recipe.batch_size,
+                                                               random.Random(recipe.seed * 100003 + epoch),
+                                                               recipe.speed_perturb, rate, transform),
+                      loss_fn=loss_fn, eval_fn=eval_fn, extra_files=extra_files)
+    t0 = time.time()
+    trainer.fit()
+    seconds = time.time() - t0
+    best = out / "best" if (out / "best" / "config.json").is_file() else out / "last"
+    return best, seconds
