@@ -135,7 +135,7 @@ class Transcriber:
         if not (path / CharVocab.FILENAME).is_file():
             raise ValueError(f"{path}: no {CharVocab.FILENAME}; a speech checkpoint needs its character vocabulary")
         vocab = CharVocab.load(path / CharVocab.FILENAME)
-        cal = Calibrator.from_json((path / CALIBRATION).read_text(encoding="utf-8")) if (path / CALIBRATION).is_file() else None
+        cal = Calibrator.load(path) if (path / CALIBRATION).is_file() else None
         return cls(model, vocab, cal, batch_size)
 
     def read(self, path: str | Path) -> Tensor:
