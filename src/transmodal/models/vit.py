@@ -133,6 +133,12 @@ CONFIGS: dict[str, ViTConfig] = {
     "fashion-p4": ViTConfig(tokens="patch", patch_size=4, **_FASHION),
     "fashion-p7": ViTConfig(tokens="patch", patch_size=7, **_FASHION),
     "fashion-pixel": ViTConfig(tokens="pixel", patch_size=1, **_FASHION),
+    # The conv stem with a narrower transformer (width 128, 6 blocks): ≈ 5× fewer operations per image,
+    # so that 30 epochs fit in about two hours on one CPU core.
+    "fashion-conv-s": ViTConfig(tokens="conv", patch_size=4, stem_channels=[32, 64, 128], stem_strides=[1, 2, 2],
+                                **{**_FASHION, "d_model": 128, "n_layers": 6, "d_ff": 256}),
+    "fashion-conv-m": ViTConfig(tokens="conv", patch_size=4, stem_channels=[32, 64, 128], stem_strides=[1, 2, 2],
+                                **{**_FASHION, "d_model": 192, "n_layers": 6, "d_ff": 384}),
     # For tests and smoke runs.
     "micro": ViTConfig(image_size=28, in_chans=1, num_classes=10, patch_size=7, d_model=32, n_layers=2, n_heads=2, d_ff=64),
 }
