@@ -11,7 +11,7 @@ from pathlib import Path
 ASSETS = Path(__file__).resolve().parent / "assets" / "models"
 
 # Default model per task.
-DEFAULTS = {"translate": "en-pt", "transcribe": "pt-quiz"}
+DEFAULTS = {"translate": "en-pt", "transcribe": "pt-quiz", "zero-shot": "clip-fashion"}
 
 
 def shipped_models() -> list[str]:

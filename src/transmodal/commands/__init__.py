@@ -16,7 +16,9 @@ MODULES = [
     "transmodal.commands.generate",
     "transmodal.commands.fill_mask",
     "transmodal.commands.classify",
+    "transmodal.commands.zero_shot",
     "transmodal.commands.complete_image",
+    "transmodal.commands.imagine",
     "transmodal.commands.serve",
     "transmodal.commands.forms",
 ]

@@ -12,6 +12,9 @@ RECIPES: dict[str, tuple[str, str, str]] = {
     "gpt-pretrain": ("transmodal.recipes.gpt_pretrain", "GptPretrainRecipe", "GPT on Machado de Assis: perplexity, bits/char"),
     "fashion-vit": ("transmodal.recipes.fashion_vit", "FashionViTRecipe", "Vision Transformer on Fashion-MNIST"),
     "pixel-gpt": ("transmodal.recipes.pixel_gpt", "PixelGPTRecipe", "autoregressive pixel model on Fashion-MNIST"),
+    "clip": ("transmodal.recipes.clip", "ClipRecipe", "CLIP: contrastive image–text training, zero-shot (--data scenes|fashion)"),
+    "imagine": ("transmodal.recipes.mixed_decoder", "MixedDecoderRecipe", "one decoder over text and image tokens: caption → image, image edits"),
     "en-digits": ("transmodal.recipes.en_digits", "EnDigitsRecipe", "English spoken digits: Conformer-CTC on FSDD, speaker-held-out"),
     "pt-quiz": ("transmodal.recipes.pt_quiz", "PtQuizRecipe", "Brazilian-Portuguese questionnaire answers: speech-CTC on synthetic speech"),
+    "gmu-digits": ("transmodal.recipes.gmu_digits", "GmuDigitsRecipe", "Gated Multimodal Units vs concat/sum/late fusion on noisy image + speech + text digits"),
 }
