@@ -49,8 +49,7 @@ from transmodal.models.clip import (
 from transmodal.models.vit import count_parameters
 from transmodal.nn.contrastive import contrastive_loss
 from transmodal.recipes.clip_config import ClipRecipe
-from transmodal.recipes.common import build_once, start_run
-from transmodal.recipes.fashion_vit import build_adamw, split_train_valid
+from transmodal.recipes.common import build_adamw, build_once, split_train_valid, start_run
 from transmodal.text.tokenizers import Tokenizer, train_bpe
 from transmodal.train import Trainer, TrainConfig, distributed, load_model
 from transmodal.vision import captions, scenes

@@ -1,4 +1,5 @@
-"""What every recipe does before training: thread count, output folder, artifacts built once per job."""
+"""What every recipe does before training (thread count, output folder, artifacts built once per job), and
+the pieces several recipes share (a fixed train/valid split, AdamW with a no-decay list)."""
 
 from __future__ import annotations
 
@@ -31,3 +32,23 @@ def build_once(path: Path, build: Callable[[Path], None], load: Callable[[Path],
         build(path)
     distributed.barrier()
     return load(path)
+
+
+def split_train_valid(n: int, valid_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A fixed random split of ``n`` training indices (the same for every seed): (train, valid)."""
+    if not 0 <= valid_size < n:
+        raise ValueError(f"valid_size={valid_size} must be in [0, {n})")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(20170825))
+    return perm[valid_size:].sort().values, perm[:valid_size].sort().values
+
+
+def build_adamw(model, lr: float, weight_decay: float) -> torch.optim.AdamW:
+    """AdamW with weight decay on every parameter except those named by ``model.no_weight_decay()``
+    (positions, [class] token, biases, norms: the ViT/CLIP convention)."""
+    skip = model.no_weight_decay()
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for n, p in named if n not in skip], "weight_decay": weight_decay},
+        {"params": [p for n, p in named if n in skip], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.999), eps=1e-8)

@@ -37,7 +37,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from transmodal.recipes.common import start_run
+from transmodal.recipes.common import build_adamw, split_train_valid, start_run
 from transmodal.models.vit import VisionTransformer, config, count_parameters
 from transmodal.recipes.fashion_vit_config import FashionViTRecipe
 from transmodal.train import Trainer, TrainConfig, distributed, load_model
@@ -49,14 +49,6 @@ LABELS_FILE = "labels.json"  # class names + the preprocessing rule, saved besid
 
 def labels_file() -> str:
     return json.dumps({"labels": list(FASHION_MNIST_CLASSES), "background": "dark"}, indent=2)
-
-
-def split_train_valid(n: int, valid_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """A fixed random split of ``n`` training indices (the same for every seed): (train, valid)."""
-    if not 0 <= valid_size < n:
-        raise ValueError(f"valid_size={valid_size} must be in [0, {n})")
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(20170825))
-    return perm[valid_size:].sort().values, perm[:valid_size].sort().values
 
 
 def to_float(images: torch.Tensor) -> torch.Tensor:
@@ -77,16 +69,6 @@ def epoch_batches(images: torch.Tensor, labels: torch.Tensor, recipe: FashionViT
         if recipe.erasing > 0:
             x = random_erasing(x, recipe.erasing, g)
         yield x, labels[idx]
-
-
-def build_adamw(model: VisionTransformer, lr: float, weight_decay: float) -> torch.optim.AdamW:
-    skip = model.no_weight_decay()
-    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    groups = [
-        {"params": [p for n, p in named if n not in skip], "weight_decay": weight_decay},
-        {"params": [p for n, p in named if n in skip], "weight_decay": 0.0},
-    ]
-    return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.999), eps=1e-8)
 
 
 @torch.no_grad()
