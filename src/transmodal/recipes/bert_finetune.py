@@ -142,9 +142,15 @@ def task_loss(task: str):
 
 @torch.no_grad()
 def evaluate(task: str, model, eval_batches: list[dict]) -> dict[str, float]:
+    """Task metrics; the batches stay on the CPU, only the model's inputs go to its device."""
     model.eval()
+    device = next(model.parameters()).device
+
+    def forward(b: dict) -> torch.Tensor:
+        return model(b["ids"].to(device), b["segments"].to(device)).float().cpu()
+
     if task in ("period", "pairs"):
-        pred = torch.cat([model(b["ids"], b["segments"]).argmax(-1) for b in eval_batches])
+        pred = torch.cat([forward(b).argmax(-1) for b in eval_batches])
         gold = torch.cat([b["label"] for b in eval_batches])
         k = N_LABELS[task]
         f1s = []
@@ -157,7 +163,7 @@ def evaluate(task: str, model, eval_batches: list[dict]) -> dict[str, float]:
     if task == "names":
         tp = fp = fn = correct = n = 0
         for b in eval_batches:
-            pred = model(b["ids"], b["segments"]).argmax(-1)
+            pred = forward(b).argmax(-1)
             keep = b["labels"] != IGNORE_INDEX
             p, g = pred[keep], b["labels"][keep]
             tp += int(((p == 1) & (g == 1)).sum())
@@ -171,7 +177,7 @@ def evaluate(task: str, model, eval_batches: list[dict]) -> dict[str, float]:
     exact = f1_sum = 0.0
     n = 0
     for b in eval_batches:
-        logits = model(b["ids"], b["segments"])
+        logits = forward(b)
         pos = torch.arange(b["ids"].shape[1])[None, :]
         allowed = (pos >= b["context_from"][:, None]) & (b["ids"] != PAD_ID) & (b["ids"] != SEP_ID)  # paragraph pieces only
         spans = best_spans(logits, allowed)
@@ -243,7 +249,7 @@ def run(recipe: BertFinetuneRecipe) -> dict:
         summary = trainer.fit()
         seconds = time.time() - t0
         best = load_model(run_dir / "best") if (run_dir / "best" / "config.json").is_file() else model.eval()
-        test = evaluate(recipe.task, best, test_batches)
+        test = evaluate(recipe.task, best.to(trainer.device), test_batches)
         results[init] = {k: round(v, 4) if isinstance(v, float) else v for k, v in test.items()} | {
             "lr": lr, "train_seconds_this_run": round(seconds, 1), "train_seconds_total": summary.get("elapsed_s")}
 

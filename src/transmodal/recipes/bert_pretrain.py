@@ -91,13 +91,14 @@ def mlm_loss(model, batch):
 def evaluate_mlm(model, batches, mask_id: int) -> dict[str, float]:
     """Accuracy at chosen / [MASK] positions, mean cross-entropy and perplexity over chosen positions."""
     model.eval()
+    device = next(model.parameters()).device
     n = n_masked = correct = correct_masked = 0
     nll = 0.0
-    for batch in batches:
+    for batch in batches:  # the batches stay on the CPU; only the model's inputs go to its device
         select = batch["labels"] != IGNORE_INDEX
         if not bool(select.any()):
             continue
-        logits = model(batch["ids"], batch["segments"], select).float()
+        logits = model(batch["ids"].to(device), batch["segments"].to(device), select.to(device)).float().cpu()
         target = batch["labels"][select]
         hit = logits.argmax(-1) == target
         was_mask = batch["ids"][select] == mask_id
@@ -120,13 +121,14 @@ def evaluate_mlm(model, batches, mask_id: int) -> dict[str, float]:
 def fill_mask(model, tok: WordPieceTokenizer, text: str, top: int = 5) -> list[list[tuple[str, float]]]:
     """For each [MASK] in ``text``: the ``top`` most probable pieces with their probabilities."""
     ids, segments = tok.build_inputs(tok.encode(text), max_len=model.config.max_len)
-    ids_t = torch.tensor([ids])
+    device = next(model.parameters()).device
+    ids_t = torch.tensor([ids], device=device)
     select = ids_t == tok.mask_id
     if not bool(select.any()):
         raise ValueError(f"no [MASK] in {text!r}: write [MASK] where a word should be guessed")
     model.eval()
     with torch.no_grad():
-        probs = torch.softmax(model(ids_t, torch.tensor([segments]), select).float(), dim=-1)
+        probs = torch.softmax(model(ids_t, torch.tensor([segments], device=device), select).float(), dim=-1).cpu()
     probs[:, : tok.n_special] = 0.0  # a special token is never a word
     values, index = probs.topk(top, dim=-1)
     return [[(tok.id_to_token(int(i)), float(v)) for v, i in zip(vs, ix)] for vs, ix in zip(values, index)]
@@ -176,6 +178,7 @@ def run(recipe: BertPretrainRecipe) -> dict:
         return {}
 
     best = load_model(out / "best") if (out / "best" / "config.json").is_file() else model.eval()
+    best.to(trainer.device)
     test_seqs = make_sequences(work_streams(splits["test"], tok), tok, recipe.max_len, random.Random(3))
     test_batches = masked_batches(test_seqs, recipe.batch_size, spec, tok.pad_id, torch.Generator().manual_seed(4), drop_last=False)
     t = time.time()
