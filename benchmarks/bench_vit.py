@@ -16,6 +16,10 @@ count the time other jobs hold the cores — on a shared machine the CPU-time ra
 
     PYTHONPATH=src .venv/bin/python benchmarks/bench_vit.py --config fashion-p4 --batch 128 --steps 10
     PYTHONPATH=src .venv/bin/python benchmarks/bench_vit.py --config tiny-16 --batch 16 --steps 6
+    PYTHONPATH=src python3 benchmarks/bench_vit.py --device cuda --amp --config base-16 --batch 64 --steps 30
+
+On CUDA each step is bracketed by ``torch.cuda.synchronize()``, so the wall clock covers the GPU work;
+``--amp`` runs both models under bf16 autocast (as the trainer does on CUDA). CPU time means little there.
 """
 
 from __future__ import annotations
@@ -125,22 +129,26 @@ def build_reference(ours: VisionTransformer):
 
 
 class Runner:
-    def __init__(self, name: str, model: nn.Module, batch, normalise: tuple[Tensor, Tensor] | None = None):
-        self.name, self.model, self.batch, self.normalise = name, model, batch, normalise
+    def __init__(self, name: str, model: nn.Module, batch, normalise: tuple[Tensor, Tensor] | None = None, amp: bool = False):
+        self.name, self.model, self.batch, self.normalise, self.amp = name, model, batch, normalise, amp
+        self.cuda = batch[0].is_cuda
         self.opt = torch.optim.AdamW(model.parameters(), lr=1e-4, foreach=True)
         self.times: list[float] = []
         self.cpu_times: list[float] = []
 
     def step(self) -> tuple[float, float]:
         x, y = self.batch
+        if self.cuda:
+            torch.cuda.synchronize()
         t0, c0 = time.perf_counter(), time.process_time()
         self.opt.zero_grad(set_to_none=True)
         if self.normalise is not None:
             x = (x - self.normalise[0]) / self.normalise[1]
-        loss = F.cross_entropy(self.model(x), y)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp and self.cuda):
+            loss = F.cross_entropy(self.model(x).float(), y)
         loss.backward()
         self.opt.step()
-        self.last_loss = loss.item()
+        self.last_loss = loss.item()  # waits for the GPU as well
         return time.perf_counter() - t0, time.process_time() - c0
 
 
@@ -169,6 +177,8 @@ def main(argv=None) -> dict:
     p.add_argument("--warmup", type=int, default=2, help="untimed steps per model")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA (both models)")
     p.add_argument("--json", metavar="PATH", help="write the figures to this JSON file")
     args = p.parse_args(argv)
 
@@ -200,7 +210,14 @@ def main(argv=None) -> dict:
         assert max_diff < 1e-4, "the reference does not compute the same function"
         ours.train(); ref.train()
 
-    runs = [Runner("transmodal", ours, (x, y)), Runner(ref_name, ref, (x, y), normalise)]
+    device = torch.device(args.device)
+    ours.to(device), ref.to(device)
+    x, y = x.to(device), y.to(device)
+    if normalise is not None:
+        normalise = (normalise[0].to(device), normalise[1].to(device))
+    if device.type == "cuda":
+        print(f"device {torch.cuda.get_device_name(device)}{' | bf16 autocast' if args.amp else ''}")
+    runs = [Runner("transmodal", ours, (x, y), amp=args.amp), Runner(ref_name, ref, (x, y), normalise, amp=args.amp)]
     for r in runs:
         for _ in range(args.warmup):
             r.step()
@@ -230,6 +247,7 @@ def main(argv=None) -> dict:
     print(f"load after run: {machine_load()}")
     result = {
         "config": args.config, "model_config": cfg.__dict__, "batch": args.batch, "steps": args.steps, "threads": args.threads,
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu", "amp": args.amp and device.type == "cuda",
         "torch": torch.__version__, "cpu": cpu_model(), "python": sys.version.split()[0], "reference": ref_name,
         "equivalence_max_abs_diff": max_diff, "rows": rows, "ratio_ours_over_ref_paired": ratio, "paired_ratios": paired,
         "ratio_ours_over_ref_paired_cpu": ratio_cpu, "paired_ratios_cpu": paired_cpu,

@@ -24,6 +24,6 @@ def test_shipped_fashion_vit_on_test_images():
     x = images[:500].float().div(255.0)[:, None]
     probs = predict(model, x, 250)
     accuracy = float((probs.argmax(-1) == labels[:500]).float().mean())
-    # Shipped at 91.4 % on all 10,000 test images (never used for training or model selection).
+    # Shipped at 91.8 % on all 10,000 test images (never used for training or model selection).
     assert accuracy > 0.87, accuracy
     assert torch.allclose(probs.sum(-1), torch.ones(500), atol=1e-4)

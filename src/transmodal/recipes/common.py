@@ -1,5 +1,5 @@
 """What every recipe does before training (thread count, output folder, artifacts built once per job), and
-the pieces several recipes share (a fixed train/valid split, AdamW with a no-decay list)."""
+the pieces several recipes share (a fixed train/valid split, AdamW with a no-decay list, uint8 pictures to floats)."""
 
 from __future__ import annotations
 
@@ -52,3 +52,8 @@ def build_adamw(model, lr: float, weight_decay: float) -> torch.optim.AdamW:
         {"params": [p for n, p in named if n in skip], "weight_decay": 0.0},
     ]
     return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.999), eps=1e-8)
+
+
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (N, H, W) → float (N, 1, H, W) in [0, 1]."""
+    return images.float().div_(255.0)[:, None]

@@ -29,24 +29,10 @@ from transmodal.asr.vocab import CharVocab
 from transmodal.recipes.common import start_run
 from transmodal.recipes.speech_common import calibrate, read_waves, train_ctc
 from transmodal.audio.synth.texts import EN_DIGITS
-from transmodal.datasets import dataset_dir
+from transmodal.datasets import dataset_dir, load_fsdd
 from transmodal.models.conformer import config as conformer_config
 from transmodal.recipes.en_digits_config import EnDigitsRecipe
 from transmodal.train import load_model
-
-def load_fsdd(folder: Path) -> list[dict]:
-    """Every ``{digit}_{speaker}_{index}.wav`` under ``folder`` (or folder/recordings), sorted by name."""
-    root = folder / "recordings" if (folder / "recordings").is_dir() else folder
-    items = []
-    for path in sorted(root.glob("*.wav")):
-        parts = path.stem.split("_")
-        if len(parts) != 3 or not parts[0].isdigit() or not 0 <= int(parts[0]) <= 9:
-            raise ValueError(f"{path}: expected a FSDD name {{digit}}_{{speaker}}_{{index}}.wav")
-        items.append({"path": str(path), "text": EN_DIGITS[int(parts[0])], "speaker": parts[1]})
-    if not items:
-        raise FileNotFoundError(f"no WAV files in {root}; point --data at the FSDD folder under $TRANSMODAL_DATA")
-    return items
-
 
 def load_synthetic(recipe: EnDigitsRecipe, out: Path) -> list[dict]:
     """Build (or reuse) the synthetic digit-string corpus under ``out/synthetic``; its training utterances."""

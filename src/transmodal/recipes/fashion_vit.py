@@ -37,7 +37,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from transmodal.recipes.common import build_adamw, split_train_valid, start_run
+from transmodal.recipes.common import build_adamw, split_train_valid, start_run, to_float
 from transmodal.models.vit import VisionTransformer, config, count_parameters
 from transmodal.recipes.fashion_vit_config import FashionViTRecipe
 from transmodal.train import Trainer, TrainConfig, distributed, load_model
@@ -49,11 +49,6 @@ LABELS_FILE = "labels.json"  # class names + the preprocessing rule, saved besid
 
 def labels_file() -> str:
     return json.dumps({"labels": list(FASHION_MNIST_CLASSES), "background": "dark"}, indent=2)
-
-
-def to_float(images: torch.Tensor) -> torch.Tensor:
-    """uint8 (N, H, W) → float (N, 1, H, W) in [0, 1]."""
-    return images.float().div_(255.0)[:, None]
 
 
 def epoch_batches(images: torch.Tensor, labels: torch.Tensor, recipe: FashionViTRecipe, epoch: int):

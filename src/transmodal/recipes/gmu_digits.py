@@ -50,7 +50,7 @@ from transmodal.audio.synth.texts import EN_DIGITS
 from transmodal.datasets import dataset_dir
 from transmodal.models.gmu import GMUClassifier, GMUClassifierConfig, drop_modalities
 from transmodal.recipes.common import start_run
-from transmodal.recipes.en_digits import load_fsdd
+from transmodal.datasets import load_fsdd
 from transmodal.recipes.gmu_digits_config import GmuDigitsRecipe
 from transmodal.recipes.speech_common import read_waves
 from transmodal.asr.model import pad_waves

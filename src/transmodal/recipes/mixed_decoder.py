@@ -44,9 +44,7 @@ import torch
 import torch.nn.functional as F
 
 from transmodal.models.mixed_decoder import BOI, BOS, EOI, PAD, MixedDecoder, config, draw_images, image_slots
-from transmodal.recipes.common import start_run
-from transmodal.recipes.common import split_train_valid
-from transmodal.recipes.fashion_vit import to_float
+from transmodal.recipes.common import split_train_valid, start_run, to_float
 from transmodal.recipes.mixed_decoder_config import MixedDecoderRecipe
 from transmodal.train import Trainer, TrainConfig, load_model
 from transmodal.vision.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist

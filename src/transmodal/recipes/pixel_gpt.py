@@ -26,10 +26,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from transmodal.recipes.common import start_run
 from transmodal.models.pixel_gpt import PixelGPT, bits_per_dim, config
-from transmodal.recipes.common import split_train_valid
-from transmodal.recipes.fashion_vit import to_float
+from transmodal.recipes.common import split_train_valid, start_run, to_float
 from transmodal.recipes.pixel_gpt_config import PixelGPTRecipe
 from transmodal.train import Trainer, TrainConfig, distributed, load_model
 from transmodal.vision.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist
