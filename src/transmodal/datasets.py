@@ -63,7 +63,7 @@ def _download(spec: RemoteDataset, folder: Path, files: list[str]) -> None:
 
 def load_fsdd(folder: Path) -> list[dict]:
     """Every ``{digit}_{speaker}_{index}.wav`` of the Free Spoken Digit Dataset under ``folder`` (or folder/recordings),
-    sorted by name, as ``{"path", "text" (the digit's English word), "speaker"}``."""
+    sorted by name, as ``{"path", "text" (the digit's English word), "speaker", "index"}``."""
     from transmodal.audio.synth.texts import EN_DIGITS
 
     root = folder / "recordings" if (folder / "recordings").is_dir() else folder
@@ -72,7 +72,9 @@ def load_fsdd(folder: Path) -> list[dict]:
         parts = path.stem.split("_")
         if len(parts) != 3 or not parts[0].isdigit() or not 0 <= int(parts[0]) <= 9:
             raise ValueError(f"{path}: expected a FSDD name {{digit}}_{{speaker}}_{{index}}.wav")
-        items.append({"path": str(path), "text": EN_DIGITS[int(parts[0])], "speaker": parts[1]})
+        if not parts[2].isdigit():
+            raise ValueError(f"{path}: expected a FSDD name {{digit}}_{{speaker}}_{{index}}.wav")
+        items.append({"path": str(path), "text": EN_DIGITS[int(parts[0])], "speaker": parts[1], "index": int(parts[2])})
     if not items:
         raise FileNotFoundError(f"no WAV files in {root}; point --data at the FSDD folder under $TRANSMODAL_DATA")
     return items

@@ -24,6 +24,7 @@ def test_speaker_held_out_and_report(report):
     out, r = report
     assert json.loads((out / "report.json").read_text()) == json.loads(json.dumps(r))
     assert r["train_speakers"] == ["george", "jackson"]
+    assert r["heldout_kind"] == "unheard speakers"
     assert set(r["heldout"]["per_speaker"]) == {"lucas"}  # never a training speaker
     assert r["heldout"]["n"] == r["heldout"]["per_speaker"]["lucas"]["n"] <= 40
     for key in ("free_accuracy", "closed_set_accuracy"):
@@ -46,3 +47,30 @@ def test_checkpoint_transcribes_with_calibration(report):
     wav = sorted((data_root() / "fsdd-dev" / "recordings").glob("3_lucas_*.wav"))[0]
     res = t.transcribe([wav], choices=list(EN_DIGITS))[0]
     assert res.text in EN_DIGITS and 0 < res.confidence <= 1
+
+
+def test_kept_back_recordings_are_the_highest_numbered_of_each_speaker_and_digit():
+    from transmodal.recipes.en_digits import heard_recordings_kept_back
+
+    items = [{"speaker": s, "text": d, "index": i} for s in ("george", "lucas") for d in ("zero", "one") for i in (3, 0, 2, 1)]
+    kept = heard_recordings_kept_back(items, {"george"}, 2)
+    assert sorted((items[i]["speaker"], items[i]["text"], items[i]["index"]) for i in kept) == [
+        ("george", "one", 2), ("george", "one", 3), ("george", "zero", 2), ("george", "zero", 3)]
+    assert heard_recordings_kept_back(items, {"george"}, 0) == set()
+    assert len(heard_recordings_kept_back(items, {"george", "lucas"}, 1)) == 4
+
+
+def test_every_speaker_training_needs_recordings_kept_back(tmp_path):
+    if not (data_root() / "fsdd-dev").is_dir():
+        pytest.skip("FSDD (fsdd-dev) is not under $TRANSMODAL_DATA")
+    from transmodal.recipes.en_digits import run
+    from transmodal.recipes.en_digits_config import EnDigitsRecipe
+
+    with pytest.raises(ValueError, match="--valid-per-digit"):
+        run(EnDigitsRecipe(out=str(tmp_path / "a"), train_speakers="george,jackson,lucas", progress=False))
+    r = run(EnDigitsRecipe(out=str(tmp_path / "b"), train_speakers="george,jackson,lucas", valid_per_digit=1, model="tiny",
+                           d_model=32, n_layers=1, n_heads=2, kernel_size=7, dropout=0.0, batch_size=8, max_steps=1, warmup=1,
+                           eval_every=1, limit=16, progress=False))
+    assert r["train_speakers"] == ["george", "jackson", "lucas"]
+    assert r["heldout_kind"].startswith("unheard recordings of the training speakers")
+    assert {sp: v["n"] for sp, v in r["heldout"]["per_speaker"].items()} == {"george": 10, "jackson": 10, "lucas": 10}

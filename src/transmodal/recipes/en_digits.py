@@ -34,6 +34,18 @@ from transmodal.models.conformer import config as conformer_config
 from transmodal.recipes.en_digits_config import EnDigitsRecipe
 from transmodal.train import load_model
 
+def heard_recordings_kept_back(items: list[dict], train_speakers: set[str], per_digit: int) -> set[int]:
+    """Positions in ``items`` of the ``per_digit`` highest-numbered recordings of each (training speaker, digit)."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, it in enumerate(items):
+        if it["speaker"] in train_speakers:
+            groups.setdefault((it["speaker"], it["text"]), []).append(i)
+    kept = set()
+    for positions in groups.values():
+        kept.update(sorted(positions, key=lambda i: items[i]["index"])[len(positions) - per_digit:] if per_digit > 0 else [])
+    return kept
+
+
 def load_synthetic(recipe: EnDigitsRecipe, out: Path) -> list[dict]:
     """Build (or reuse) the synthetic digit-string corpus under ``out/synthetic``; its training utterances."""
     from transmodal.audio.synth import CorpusSpec, build_corpus, en_digit_texts, read_manifest
@@ -72,11 +84,14 @@ def run(recipe: EnDigitsRecipe) -> dict:
     out = start_run(recipe.out, recipe.threads)
     train_speakers = {s.strip() for s in recipe.train_speakers.split(",") if s.strip()}
     items = load_fsdd(dataset_dir(recipe.data, download=False))
-    train_items = [it for it in items if it["speaker"] in train_speakers]
-    valid_items = [it for it in items if it["speaker"] not in train_speakers]
+    kept_back = heard_recordings_kept_back(items, train_speakers, recipe.valid_per_digit)
+    unheard = sorted({it["speaker"] for it in items} - train_speakers)
+    train_items = [it for i, it in enumerate(items) if it["speaker"] in train_speakers and i not in kept_back]
+    valid_items = [it for i, it in enumerate(items) if it["speaker"] not in train_speakers or i in kept_back]
     if not train_items or not valid_items:
-        raise ValueError(f"train_speakers={recipe.train_speakers!r} leaves an empty train or held-out split "
-                         f"(speakers: {sorted({it['speaker'] for it in items})})")
+        raise ValueError(f"train_speakers={recipe.train_speakers!r} with valid_per_digit={recipe.valid_per_digit} leaves an "
+                         f"empty train or held-out split (speakers: {sorted({it['speaker'] for it in items})}); "
+                         "to train on every speaker, keep some of their recordings back with --valid-per-digit N")
     if recipe.limit:
         train_items = random.Random(recipe.seed).sample(train_items, min(recipe.limit, len(train_items)))
     if recipe.valid_limit and len(valid_items) > recipe.valid_limit:
@@ -112,7 +127,10 @@ def run(recipe: EnDigitsRecipe) -> dict:
     report = {
         "recipe": asdict(recipe), "checkpoint": str(best_dir), "parameters": n_params,
         "train_utterances": len(train_items), "train_seconds": round(train_seconds, 1),
-        "train_speakers": sorted(train_speakers), "heldout": results, "calibration": cal_report,
+        "train_speakers": sorted(train_speakers),
+        "heldout_kind": (("unheard speakers" + (" and unheard recordings of the training speakers" if kept_back else ""))
+                         if unheard else "unheard recordings of the training speakers: no unheard voice"),
+        "heldout": results, "calibration": cal_report,
         "reliability_plot": str(out / "reliability.png"),
     }
     (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")

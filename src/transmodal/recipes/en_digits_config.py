@@ -11,6 +11,8 @@ class EnDigitsRecipe:
     data: str = "fsdd-dev"  # folder under $TRANSMODAL_DATA with recordings/{digit}_{speaker}_{index}.wav
     sample_rate: int = 8000  # the model's rate; FSDD is 8 kHz, and synthetic speech is rendered at this rate too
     train_speakers: str = "george,jackson"  # comma-separated; every other speaker is held out for validation
+    valid_per_digit: int = 0  # also hold out the N highest-numbered recordings of each digit of each training speaker
+    # (needed when every speaker trains; the report then measures unheard recordings of heard voices)
     synthetic_variants: int = 0  # utterances per digit string in the synthetic corpus (0 = no synthetic data)
     synthetic_strings: int = 200  # digit strings (en_digit_texts) synthesised when synthetic_variants > 0
     model: str = "small"  # a name from transmodal.models.conformer.CONFIGS
