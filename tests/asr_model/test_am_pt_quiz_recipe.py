@@ -107,6 +107,26 @@ def test_calibration_leaves_out_answers_the_model_cannot_emit(tmp_path):
     assert cal.temperature > 0 and (tmp_path / "rel.png").is_file()
 
 
+def test_calibration_keeps_raw_scores_when_the_fitted_temperature_does_worse(tmp_path):
+    import torch
+
+    from transmodal.recipes.speech_common import calibrate
+
+    # Every answer of the fit half (even positions) is ranked first, so its NLL falls as τ → τ_min; the other
+    # half holds a confident mistake, which such a τ would make infinitely costly.
+    scores, correct = [], []
+    for i in range(20):
+        s = torch.tensor([4.0, 0.0, 0.0])
+        scores.append(s)
+        correct.append(0 if i % 2 == 0 or i != 5 else 1)
+    cal, out = calibrate(scores, correct, tmp_path / "rel.png", "test")
+    assert out["rejected_temperature"] < 0.01 and cal.temperature == out["temperature"] == 1.0
+    assert out["calibrated"] == out["raw"] and "τ = 1" in out["note"]
+
+    good, out2 = calibrate(scores[:5] + scores[6:], correct[:5] + correct[6:], tmp_path / "rel2.png", "test")
+    assert "rejected_temperature" not in out2 and good.temperature < 0.01  # no mistake anywhere: the sharp τ stands
+
+
 def test_online_noise_and_composition():
     import random
 

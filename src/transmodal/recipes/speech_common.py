@@ -77,12 +77,23 @@ def calibrate(scores: list[torch.Tensor] | torch.Tensor, correct: list[int] | to
     scores, correct = [s for s, _ in kept], [y for _, y in kept]
     fit_s, fit_y, test_s, test_y = scores[0::2], correct[0::2], scores[1::2], correct[1::2]
     cal = Calibrator().fit(fit_s, fit_y)
+    fitted = cal.temperature
+    nll = {"raw": cal.nll(test_s, test_y, 1.0), "calibrated": cal.nll(test_s, test_y, fitted)}
+    if nll["calibrated"] > nll["raw"]:
+        # Typically: the fit half has (almost) no errors, so its NLL keeps falling as τ → τ_min and the fitted τ
+        # makes every answer look certain. A τ that does worse than none on the other half is not kept.
+        cal.temperature = 1.0
     out = {"temperature": cal.temperature, "n_fit": len(fit_y), "n_test": len(test_y),
            "left_out_unreachable": len(pairs) - len(kept)}
+    if cal.temperature != fitted:
+        out["rejected_temperature"] = fitted
+        out["note"] = (f"the fitted τ = {fitted:.3g} raised the other half's NLL from {nll['raw']:.3g} to "
+                       f"{nll['calibrated']:.3g} ({len(fit_y) - _ranked_first(fit_s, fit_y)} of {len(fit_y)} fit answers "
+                       "not ranked first), so τ = 1 (raw scores) is kept")
     for name, tau in (("raw", 1.0), ("calibrated", cal.temperature)):
         conf, right = [], []
-        for s, y in zip(test_s, test_y):
-            p = posterior(s, tau)
+        for sc, y in zip(test_s, test_y):
+            p = posterior(sc, tau)
             conf.append(float(p.max()))
             right.append(int(p.argmax()) == y)
         rel = reliability(torch.tensor(conf), torch.tensor(right))
@@ -90,6 +101,10 @@ def calibrate(scores: list[torch.Tensor] | torch.Tensor, correct: list[int] | to
         if name == "calibrated":
             plot_reliability(torch.tensor(conf), torch.tensor(right), plot, title=f"{title} (τ = {cal.temperature:.2f})")
     return cal, out
+
+
+def _ranked_first(scores, correct) -> int:
+    return sum(int(torch.as_tensor(sc).argmax()) == y for sc, y in zip(scores, correct))
 
 
 def train_ctc(model, recipe, out: Path, waves, targets, eval_fn, extra_files: dict, rate: int = RATE,
