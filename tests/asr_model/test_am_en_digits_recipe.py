@@ -58,6 +58,7 @@ def test_kept_back_recordings_are_the_highest_numbered_of_each_speaker_and_digit
         ("george", "one", 2), ("george", "one", 3), ("george", "zero", 2), ("george", "zero", 3)]
     assert heard_recordings_kept_back(items, {"george"}, 0) == set()
     assert len(heard_recordings_kept_back(items, {"george", "lucas"}, 1)) == 4
+    assert len(heard_recordings_kept_back(items, {"george"}, 9)) == 8  # more than there are: all of them
 
 
 def test_every_speaker_training_needs_recordings_kept_back(tmp_path):

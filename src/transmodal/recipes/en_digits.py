@@ -42,7 +42,7 @@ def heard_recordings_kept_back(items: list[dict], train_speakers: set[str], per_
             groups.setdefault((it["speaker"], it["text"]), []).append(i)
     kept = set()
     for positions in groups.values():
-        kept.update(sorted(positions, key=lambda i: items[i]["index"])[len(positions) - per_digit:] if per_digit > 0 else [])
+        kept.update(sorted(positions, key=lambda i: items[i]["index"])[max(0, len(positions) - per_digit):] if per_digit > 0 else [])
     return kept
 
 

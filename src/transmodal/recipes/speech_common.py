@@ -68,6 +68,9 @@ def calibrate(scores: list[torch.Tensor] | torch.Tensor, correct: list[int] | to
               title: str) -> tuple[Calibrator, dict]:
     """Fit τ on the even positions, measure reliability (raw and calibrated) on the odd ones.
 
+    A fitted τ that gives the odd half a higher NLL than the raw scores (τ = 1) is rejected and τ = 1 kept;
+    the report then names the rejected value.
+
     ``scores`` may be a list of 1-D tensors of different lengths (answer sets of different sizes).
     """
     pairs = [(s, int(y)) for s, y in zip(scores, correct)]
