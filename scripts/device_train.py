@@ -185,6 +185,10 @@ def main() -> None:
     p.add_argument("--no-probe", action="store_true", help="run every job at its cap at once (when the time surely suffices)")
     p.add_argument("--only", default="", help="comma-separated job names (default: all of the group)")
     args = p.parse_args()
+    names = [j.name for j in GROUPS[args.group]]
+    unknown = [n for n in args.only.split(",") if n and n not in names] if args.only else []
+    if unknown:
+        p.error(f"--only {args.only}: group {args.group} has no job {', '.join(unknown)} (its jobs: {', '.join(names)})")
     t0 = time.time()
     out, work = Path(args.out), Path("/tmp/device_runs")
     data = Path("/tmp/device_data")

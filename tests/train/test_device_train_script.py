@@ -75,3 +75,11 @@ def test_every_job_fills_its_step_count_or_runs_as_given(dt):
             uses_steps = any("{steps}" in a for a in job.argv)
             assert uses_steps == bool(job.cap), (group, job.name)
             assert len({j.name for j in jobs}) == len(jobs)
+
+
+def test_an_unknown_job_name_is_refused_before_anything_runs(dt, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(dt.sys, "argv", ["device_train.py", "smoke", "--data", str(tmp_path), "--out", str(tmp_path), "--only", "vit,nope"])
+    with pytest.raises(SystemExit) as e:
+        dt.main()
+    assert e.value.code == 2
+    assert "no job nope" in capsys.readouterr().err

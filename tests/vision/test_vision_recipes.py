@@ -5,7 +5,8 @@ import json
 import pytest
 import torch
 
-from transmodal.recipes.fashion_vit import FashionViTRecipe, activation_bytes, epoch_batches, split_train_valid
+from transmodal.recipes.common import split_train_valid
+from transmodal.recipes.fashion_vit import FashionViTRecipe, activation_bytes, epoch_batches
 from transmodal.recipes.fashion_vit import run as run_vit
 from transmodal.recipes.pixel_gpt import PixelGPTRecipe
 from transmodal.recipes.pixel_gpt import run as run_pixel

@@ -30,13 +30,13 @@ from dataclasses import asdict
 import torch
 import torch.nn.functional as F
 
-from transmodal.recipes.common import build_once, start_run
+from transmodal.recipes.common import build_once, fit_and_load_best, start_run
 from transmodal.models.bert import BertForMaskedLM, config
 from transmodal.recipes.bert_pretrain_config import BertPretrainRecipe
 from transmodal.text.machado import Work, read_works, split_works
 from transmodal.text.masking import IGNORE_INDEX, MaskingSpec, mask_tokens
 from transmodal.text.wordpiece import WordPieceTokenizer, train_wordpiece
-from transmodal.train import Trainer, TrainConfig, distributed, load_model
+from transmodal.train import Trainer, TrainConfig
 
 
 def work_streams(works: list[Work], tok: WordPieceTokenizer) -> list[list[int]]:
@@ -171,14 +171,9 @@ def run(recipe: BertPretrainRecipe) -> dict:
         eval_fn=lambda m: evaluate_mlm(m, valid_batches, tok.mask_id),
         extra_files={WordPieceTokenizer.FILENAME: tok.to_json()},
     )
-    t0 = time.time()
-    summary = trainer.fit()
-    train_seconds = time.time() - t0
-    if not distributed.is_main_process():
-        return {}
-
-    best = load_model(out / "best") if (out / "best" / "config.json").is_file() else model.eval()
-    best.to(trainer.device)
+    best, train_seconds, summary = fit_and_load_best(trainer, model, out)
+    if best is None:
+        return {}  # another rank of a torchrun job
     test_seqs = make_sequences(work_streams(splits["test"], tok), tok, recipe.max_len, random.Random(3))
     test_batches = masked_batches(test_seqs, recipe.batch_size, spec, tok.pad_id, torch.Generator().manual_seed(4), drop_last=False)
     t = time.time()

@@ -35,7 +35,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -49,9 +48,9 @@ from transmodal.models.clip import (
 from transmodal.models.vit import count_parameters
 from transmodal.nn.contrastive import contrastive_loss
 from transmodal.recipes.clip_config import ClipRecipe
-from transmodal.recipes.common import build_adamw, build_once, split_train_valid, start_run
+from transmodal.recipes.common import build_adamw, build_once, fit_and_load_best, split_train_valid, start_run
 from transmodal.text.tokenizers import Tokenizer, train_bpe
-from transmodal.train import Trainer, TrainConfig, distributed, load_model
+from transmodal.train import Trainer, TrainConfig
 from transmodal.vision import captions, scenes
 from transmodal.vision.augment import random_crop, random_hflip
 from transmodal.vision.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist
@@ -268,14 +267,9 @@ def run(recipe: ClipRecipe) -> dict:
         optimizer=optimizer,
         extra_files={Tokenizer.FILENAME: tok.to_json(), META_FILE: json.dumps(meta, indent=2, ensure_ascii=False)},
     )
-    t0 = time.time()
-    trainer.fit()
-    train_seconds = time.time() - t0
-    if not distributed.is_main_process():
-        return {}
-
-    best = load_model(out / "best") if (out / "best" / "config.json").is_file() else model.eval()
-    best.to(trainer.device)
+    best, train_seconds, _ = fit_and_load_best(trainer, model, out)
+    if best is None:
+        return {}  # another rank of a torchrun job
     return evaluate_and_report(best, tok, data, recipe, out, {
         "steps_this_run": trainer.step, "train_seconds_this_run": round(train_seconds, 1),
         "device": str(trainer.device), "threads": torch.get_num_threads(), "valid_best_zero_shot": trainer.best,

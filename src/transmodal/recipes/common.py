@@ -1,14 +1,16 @@
-"""What every recipe does before training (thread count, output folder, artifacts built once per job), and
-the pieces several recipes share (a fixed train/valid split, AdamW with a no-decay list, uint8 pictures to floats)."""
+"""What every recipe does before and after training (thread count, output folder, artifacts built once per job,
+fit then reload the best checkpoint), and the pieces several recipes share (a fixed train/valid split, the
+Fashion-MNIST splits, AdamW with a no-decay list, uint8 pictures to floats)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Callable, TypeVar
 
 import torch
 
-from transmodal.train import distributed
+from transmodal.train import distributed, load_model
 
 T = TypeVar("T")
 
@@ -57,3 +59,30 @@ def build_adamw(model, lr: float, weight_decay: float) -> torch.optim.AdamW:
 def to_float(images: torch.Tensor) -> torch.Tensor:
     """uint8 (N, H, W) → float (N, 1, H, W) in [0, 1]."""
     return images.float().div_(255.0)[:, None]
+
+
+def fit_and_load_best(trainer, model, out: Path) -> tuple[torch.nn.Module | None, float, dict]:
+    """Run ``trainer.fit()``; return (the best checkpoint of ``out/best`` — or ``model`` itself when none was kept —
+    on the trainer's device, seconds of training, the fit's summary). Other ranks of a torchrun job get ``None``."""
+    t0 = time.time()
+    summary = trainer.fit()
+    seconds = time.time() - t0
+    if not distributed.is_main_process():
+        return None, seconds, summary
+    best = load_model(out / "best") if (out / "best" / "config.json").is_file() else model.eval()
+    return best.to(trainer.device), seconds, summary
+
+
+def fashion_mnist_splits(valid_size: int, limit: int = 0, test_limit: int = 0):
+    """``(images, labels, train_idx, valid_idx, test_images, test_labels)``: the 60,000 training pictures with the
+    fixed validation split (the first ``limit`` training indices only, if given) and the first ``test_limit`` test ones."""
+    from transmodal.vision.datasets import load_fashion_mnist
+
+    images, labels = load_fashion_mnist("train")
+    train_idx, valid_idx = split_train_valid(images.shape[0], valid_size)
+    if limit:
+        train_idx = train_idx[:limit]
+    test_images, test_labels = load_fashion_mnist("test")
+    if test_limit:
+        test_images, test_labels = test_images[:test_limit], test_labels[:test_limit]
+    return images, labels, train_idx, valid_idx, test_images, test_labels

@@ -30,19 +30,18 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from transmodal.recipes.common import build_adamw, split_train_valid, start_run, to_float
+from transmodal.recipes.common import build_adamw, fashion_mnist_splits, fit_and_load_best, start_run, to_float
 from transmodal.models.vit import VisionTransformer, config, count_parameters
 from transmodal.recipes.fashion_vit_config import FashionViTRecipe
-from transmodal.train import Trainer, TrainConfig, distributed, load_model
+from transmodal.train import Trainer, TrainConfig, distributed
 from transmodal.vision.augment import random_crop, random_erasing, random_hflip
-from transmodal.vision.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist
+from transmodal.vision.datasets import FASHION_MNIST_CLASSES
 
 LABELS_FILE = "labels.json"  # class names + the preprocessing rule, saved beside the weights
 
@@ -106,15 +105,9 @@ def run(recipe: FashionViTRecipe) -> dict:
     if recipe.compare:
         return compare(recipe)
     out = start_run(recipe.out, recipe.threads)
-    images, labels = load_fashion_mnist("train")
-    train_idx, valid_idx = split_train_valid(images.shape[0], recipe.valid_size)
-    if recipe.limit:
-        train_idx = train_idx[: recipe.limit]
+    images, labels, train_idx, valid_idx, test_x, test_y = fashion_mnist_splits(recipe.valid_size, recipe.limit, recipe.test_limit)
     train_x, train_y = images[train_idx], labels[train_idx]
     valid_x, valid_y = images[valid_idx], labels[valid_idx]
-    test_x, test_y = load_fashion_mnist("test")
-    if recipe.test_limit:
-        test_x, test_y = test_x[: recipe.test_limit], test_y[: recipe.test_limit]
 
     overrides = {} if recipe.drop_path < 0 else {"drop_path": recipe.drop_path}
     cfg = config(recipe.model, num_classes=len(FASHION_MNIST_CLASSES), **overrides)
@@ -152,14 +145,9 @@ def run(recipe: FashionViTRecipe) -> dict:
     )
     if trainer.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(trainer.device)
-    t0 = time.time()
-    trainer.fit()
-    train_seconds = time.time() - t0
-    if not distributed.is_main_process():
-        return {}
-
-    best = load_model(out / "best") if (out / "best" / "config.json").is_file() else model.eval()
-    best.to(trainer.device)
+    best, train_seconds, _ = fit_and_load_best(trainer, model, out)
+    if best is None:
+        return {}  # another rank of a torchrun job
     test = evaluate(best, test_x, test_y)
     matrix = test["matrix"]
     from transmodal.vision.plot import plot_confusion_matrix

@@ -44,10 +44,10 @@ import torch
 import torch.nn.functional as F
 
 from transmodal.models.mixed_decoder import BOI, BOS, EOI, PAD, MixedDecoder, config, draw_images, image_slots
-from transmodal.recipes.common import split_train_valid, start_run, to_float
+from transmodal.recipes.common import fashion_mnist_splits, start_run, to_float
 from transmodal.recipes.mixed_decoder_config import MixedDecoderRecipe
 from transmodal.train import Trainer, TrainConfig, load_model
-from transmodal.vision.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist
+from transmodal.vision.datasets import FASHION_MNIST_CLASSES
 from transmodal.vision.image_tokens import fit_codebook, image_patches
 
 NOUNS = ("t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot")
@@ -196,13 +196,7 @@ def build_codebook(images: torch.Tensor, recipe: MixedDecoderRecipe, patch: int)
 def run(recipe: MixedDecoderRecipe) -> dict:
     out = start_run(recipe.out, recipe.threads)
     load_fashion_classifier(recipe.classifier)  # fail before training, not after (loaded again at the end: it may be newer)
-    images, labels = load_fashion_mnist("train")
-    train_idx, valid_idx = split_train_valid(images.shape[0], recipe.valid_size)
-    if recipe.limit:
-        train_idx = train_idx[: recipe.limit]
-    test_images, test_labels = load_fashion_mnist("test")
-    if recipe.test_limit:
-        test_images, test_labels = test_images[: recipe.test_limit], test_labels[: recipe.test_limit]
+    images, labels, train_idx, valid_idx, test_images, test_labels = fashion_mnist_splits(recipe.valid_size, recipe.limit, recipe.test_limit)
 
     t0 = time.time()
     if recipe.evaluate_only:

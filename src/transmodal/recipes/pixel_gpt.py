@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -27,10 +26,10 @@ import torch
 import torch.nn.functional as F
 
 from transmodal.models.pixel_gpt import PixelGPT, bits_per_dim, config
-from transmodal.recipes.common import split_train_valid, start_run, to_float
+from transmodal.recipes.common import fashion_mnist_splits, fit_and_load_best, start_run, to_float
 from transmodal.recipes.pixel_gpt_config import PixelGPTRecipe
-from transmodal.train import Trainer, TrainConfig, distributed, load_model
-from transmodal.vision.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist
+from transmodal.train import Trainer, TrainConfig, distributed
+from transmodal.vision.datasets import FASHION_MNIST_CLASSES
 from transmodal.vision.quantize import kmeans_palette, quantize, uniform_palette
 
 LABELS_FILE = "labels.json"
@@ -68,13 +67,7 @@ def evaluate_bpd(model: PixelGPT, pixels: torch.Tensor, labels: torch.Tensor | N
 
 def run(recipe: PixelGPTRecipe) -> dict:
     out = start_run(recipe.out, recipe.threads)
-    images, labels = load_fashion_mnist("train")
-    train_idx, valid_idx = split_train_valid(images.shape[0], recipe.valid_size)
-    if recipe.limit:
-        train_idx = train_idx[: recipe.limit]
-    test_images, test_labels = load_fashion_mnist("test")
-    if recipe.test_limit:
-        test_images, test_labels = test_images[: recipe.test_limit], test_labels[: recipe.test_limit]
+    images, labels, train_idx, valid_idx, test_images, test_labels = fashion_mnist_splits(recipe.valid_size, recipe.limit, recipe.test_limit)
 
     if recipe.palette == "uniform":
         palette = uniform_palette(recipe.levels)
@@ -116,14 +109,9 @@ def run(recipe: PixelGPTRecipe) -> dict:
         eval_fn=(lambda m: {"bpd": evaluate_bpd(m, valid_pix, None)}) if has_valid else None,
         extra_files={LABELS_FILE: labels_json},
     )
-    t0 = time.time()
-    trainer.fit()
-    train_seconds = time.time() - t0
-    if not distributed.is_main_process():
-        return {}
-
-    best = load_model(out / "best") if (out / "best" / "config.json").is_file() else model.eval()
-    best.to(trainer.device)
+    best, train_seconds, _ = fit_and_load_best(trainer, model, out)
+    if best is None:
+        return {}  # another rank of a torchrun job
     test = {
         "bpd_no_class": round(evaluate_bpd(best, test_pix, None), 4),
         "bpd_true_class": round(evaluate_bpd(best, test_pix, test_labels), 4),
