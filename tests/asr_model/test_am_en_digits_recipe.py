@@ -27,7 +27,7 @@ def test_speaker_held_out_and_report(report):
     assert r["heldout_kind"] == "unheard speakers"
     assert set(r["heldout"]["per_speaker"]) == {"lucas"}  # never a training speaker
     assert r["heldout"]["n"] == r["heldout"]["per_speaker"]["lucas"]["n"] <= 40
-    for key in ("free_accuracy", "closed_set_accuracy"):
+    for key in ("free_accuracy", "free_chars_accuracy", "closed_set_accuracy"):
         assert 0.0 <= r["heldout"][key] <= 1.0
     assert r["calibration"]["temperature"] > 0
     assert (out / "reliability.png").is_file()
@@ -47,6 +47,9 @@ def test_checkpoint_transcribes_with_calibration(report):
     wav = sorted((data_root() / "fsdd-dev" / "recordings").glob("3_lucas_*.wav"))[0]
     res = t.transcribe([wav], choices=list(EN_DIGITS))[0]
     assert res.text in EN_DIGITS and 0 < res.confidence <= 1
+    assert t.lexicon == list(EN_DIGITS)  # free decoding spells digit words only
+    free = t.transcribe([wav])[0].text
+    assert free == "" or set(free.split()) <= set(EN_DIGITS)
 
 
 def test_kept_back_recordings_are_the_highest_numbered_of_each_speaker_and_digit():

@@ -58,6 +58,20 @@ def test_spec_augment_only_in_training():
     assert not torch.equal(feats_a, feats_b)
 
 
+def test_vtlp_only_in_training():
+    m = tiny_model(2)
+    m.spec_augment.freq_masks = m.spec_augment.time_masks = 0  # only the warp may differ
+    m.config.vtlp = 0.2
+    w = torch.randn(2, 16000)
+    plain = m.features(w)[0]
+    torch.testing.assert_close(m.features(w)[0], plain)  # eval mode: no warp
+    m.train()
+    warped = m.features(w)[0]
+    assert not torch.allclose(warped[0], plain[0]) and not torch.allclose(warped[1], plain[1])
+    m.config.vtlp = 0.0
+    torch.testing.assert_close(m.features(w)[0], plain)
+
+
 def test_batch_equals_one_at_a_time(tmp_path):
     path = save_checkpoint(tmp_path / "c")
     files = [write_wav(tmp_path / f"w{i}.wav", s, rate=r, freq=f, seed=i)

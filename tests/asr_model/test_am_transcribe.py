@@ -115,3 +115,49 @@ def test_beam_and_greedy_agree_on_text_type(ckpt, wavs, capsys):
     for r in g + b:
         assert all(ch in vocab.chars for ch in r["text"])
     assert [r["confidence"] for r in g] == [r["confidence"] for r in b]  # best-path confidence is beam-independent
+
+
+def _posteriors(vocab: CharVocab, frames: list[dict[str, float]]):
+    """(T, V) log-probabilities: each frame's named characters ("" = blank, " " = space) get their mass, the rest share 1e-3."""
+    import torch
+
+    lp = torch.full((len(frames), vocab.vocab_size), 1e-3)
+    for t, frame in enumerate(frames):
+        for ch, p in frame.items():
+            lp[t, vocab.blank_id if ch == "" else vocab.space_id if ch == " " else vocab.encode(ch)[0]] = p
+    return (lp / lp.sum(-1, keepdim=True)).log()
+
+
+def test_lexicon_decoding_spells_only_lexicon_words_and_characters_otherwise():
+    from transmodal.asr.model import Transcriber
+    from am_testlib import tiny_model
+
+    vocab = CharVocab()
+    lexicon = ["two", "four", "zero"]
+    with_lexicon = Transcriber(tiny_model(), vocab, lexicon=lexicon)
+    chars = Transcriber(tiny_model(), vocab)
+    twgo = _posteriors(vocab, [{"t": 0.9}, {"w": 0.9}, {"g": 0.6, "": 0.35}, {"o": 0.9}])
+    assert chars._free(twgo, 1)[0] == "twgo"
+    assert with_lexicon._free(twgo, 1)[0] == "two"
+    two_two = _posteriors(vocab, [{"t": .9}, {"w": .9}, {"o": .9}, {" ": .9}, {"t": .9}, {"w": .9}, {"o": .9}])
+    assert with_lexicon._free(two_two, 1)[0] == "two two"  # any number of words, not one choice
+    assert with_lexicon._free(_posteriors(vocab, [{"": 0.99}] * 5), 1)[0] == ""  # nothing said is allowed
+
+
+def test_checkpoint_lexicon_is_used_unless_no_lexicon(wavs, tmp_path, capsys):
+    from am_testlib import tiny_model
+
+    from transmodal.asr.model import LEXICON, Transcriber
+    from transmodal.train import save_model
+
+    path = save_model(tmp_path / "lex", tiny_model(), extra_files={CharVocab.FILENAME: CharVocab().to_json(),
+                                                                    LEXICON: "zero\none\n\ntwo\n"})
+    assert Transcriber.load(path).lexicon == ["zero", "one", "two"]
+    assert Transcriber.load(path, use_lexicon=False).lexicon is None
+    code, rows, _ = _run(capsys, "--model", path, *wavs)
+    assert code == 0 and all(set(r["text"].split()) <= {"zero", "one", "two"} for r in rows)
+    code, rows_chars, _ = _run(capsys, "--model", path, "--no-lexicon", *wavs)
+    assert code == 0 and len(rows_chars) == len(wavs)
+    (path / LEXICON).write_text("\n \n", encoding="utf-8")
+    with pytest.raises(ValueError, match="no words"):
+        Transcriber.load(path)

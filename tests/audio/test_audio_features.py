@@ -1,5 +1,5 @@
 """Log-mel features against an independent float64 numpy reference; tones land in their mel bin; padding
-changes nothing; per-utterance normalisation; SpecAugment; speed perturbation."""
+changes nothing; per-utterance normalisation; SpecAugment; speed perturbation; VTLP's frequency warp."""
 
 import math
 
@@ -9,7 +9,7 @@ import torch
 from audio_testutil import peak_frequency, tone
 
 from transmodal.audio import AudioError
-from transmodal.audio.features import LogMel, SpecAugment, mel_filterbank, normalize_utterance, speed_perturb
+from transmodal.audio.features import LogMel, SpecAugment, mel_filterbank, normalize_utterance, speed_perturb, vtlp_warp
 
 RNG = np.random.default_rng(1)
 
@@ -146,3 +146,40 @@ def test_speed_perturb_changes_length_and_pitch_by_the_factor(factor):
     assert speed_perturb(x, 16000, 1.0) is x
     with pytest.raises(AudioError, match="speed factor must be a positive number"):
         speed_perturb(x, 16000, 0.0)
+
+
+def reference_vtlp(f: float, alpha: float, nyquist: float, boundary: float = 0.8) -> float:
+    """Jaitly & Hinton's piecewise-linear warp, written out for one frequency."""
+    f_b = boundary * nyquist * min(alpha, 1.0) / alpha
+    if f <= f_b:
+        return alpha * f
+    return nyquist - (nyquist - alpha * f_b) / (nyquist - f_b) * (nyquist - f)
+
+
+@pytest.mark.parametrize("alpha", [0.8, 0.9, 1.0, 1.13, 1.2])
+def test_vtlp_warp_matches_the_reference_keeps_the_ends_and_is_increasing(alpha):
+    freqs = torch.linspace(0, 4000, 401, dtype=torch.float64)
+    got = vtlp_warp(freqs, torch.tensor([alpha]), 4000.0)[0]
+    want = torch.tensor([reference_vtlp(float(f), alpha, 4000.0) for f in freqs], dtype=torch.float64)
+    torch.testing.assert_close(got, want)
+    assert got[0] == 0 and abs(float(got[-1]) - 4000) < 1e-9
+    assert bool((got.diff() > 0).all())
+
+
+def test_vtlp_moves_a_tone_to_the_mel_bin_of_the_scaled_frequency():
+    lm = LogMel(8000)
+    x = tone(900.0, 8000, 0.5)[None].float()
+    scaled = [int(LogMel(8000)(tone(900.0 * a, 8000, 0.5)[None].float())[0][0].mean(0).argmax()) for a in (0.85, 1.15)]
+    warped = [int(lm(x, warp=torch.tensor([a]))[0][0].mean(0).argmax()) for a in (0.85, 1.15)]
+    plain = int(lm(x)[0][0].mean(0).argmax())
+    assert warped == scaled and scaled[0] < plain < scaled[1]
+
+
+def test_vtlp_with_factor_one_is_exactly_no_warp_and_each_item_has_its_own_factor():
+    lm = LogMel(8000)
+    x = torch.randn(3, 4000)
+    plain, _ = lm(x)
+    torch.testing.assert_close(lm(x, warp=torch.ones(3))[0], plain)
+    mixed, _ = lm(x, warp=torch.tensor([1.0, 1.1, 1.0]))
+    torch.testing.assert_close(mixed[[0, 2]], plain[[0, 2]])
+    assert not torch.allclose(mixed[1], plain[1])

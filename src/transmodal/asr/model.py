@@ -5,8 +5,8 @@
 
 :class:`SpeechRecognizer` is registered as arch ``"ctc_asr"``; its config names the encoder's arch and
 holds the encoder's config as a dict, so ``config.json`` rebuilds both through the registry.
-:class:`Transcriber` loads a checkpoint directory (model + ``vocab.json``, optionally ``calibration.json``)
-and transcribes audio files, freely or as a choice among allowed answers.
+:class:`Transcriber` loads a checkpoint directory (model + ``vocab.json``, optionally ``calibration.json`` and
+``lexicon.txt``) and transcribes audio files, freely or as a choice among allowed answers.
 """
 
 from __future__ import annotations
@@ -22,13 +22,15 @@ from torch import Tensor, nn
 from transmodal.asr.closed_set import Calibrator, ClosedSetScorer
 from transmodal.audio.trim import trim_silence
 from transmodal.asr.ctc import CTCHead
-from transmodal.asr.decode import beam_decode, greedy_decode
+from transmodal.asr.decode import beam_decode, constrained_beam_decode, greedy_decode
 from transmodal.asr.vocab import CharVocab
 from transmodal.audio.errors import AudioError
 from transmodal.audio.features import LogMel, SpecAugment, normalize_utterance
 from transmodal.models.registry import build, register
 
 CALIBRATION = Calibrator.FILENAME  # "calibration.json"
+LEXICON = "lexicon.txt"  # optional: the words a checkpoint's free decoding may produce, one per line
+LEXICON_BEAM = 8  # beam width of lexicon-constrained free decoding
 
 
 @dataclass
@@ -42,6 +44,7 @@ class SpeechRecognizerConfig:
     freq_width: int = 27
     time_masks: int = 10
     time_width_ratio: float = 0.05
+    vtlp: float = 0.0  # training mode only: warp each utterance's spectrum by α ~ U[1 − vtlp, 1 + vtlp] (0 = off)
 
 
 @register("ctc_asr", SpeechRecognizerConfig)
@@ -71,8 +74,11 @@ class SpeechRecognizer(nn.Module):
         return self.config.sample_rate
 
     def features(self, waves: Tensor, wave_lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """Normalised log-mel features (B, T, n_mels) and frame lengths; SpecAugment in training mode."""
-        feats, lengths = self.frontend(waves, wave_lengths)
+        """Normalised log-mel features (B, T, n_mels) and frame lengths; VTLP and SpecAugment in training mode."""
+        warp = None
+        if self.training and self.config.vtlp > 0:
+            warp = 1.0 + self.config.vtlp * (2.0 * torch.rand(waves.shape[0], device=waves.device) - 1.0)
+        feats, lengths = self.frontend(waves, wave_lengths, warp)
         feats = normalize_utterance(feats, lengths)
         return self.spec_augment(feats, lengths), lengths
 
@@ -115,20 +121,25 @@ class Transcriber:
     """A :class:`SpeechRecognizer` with its vocabulary (and optional calibration) → text from audio files.
 
     Free decoding (no ``choices``): greedy (``beam=1``) or prefix beam search; confidence is the mean
-    over the best path's frames of the frame's highest probability — a rough, *uncalibrated* score.
+    over the best path's frames of the frame's highest probability — a rough, *uncalibrated* score. When
+    the model has a ``lexicon`` (its checkpoint's ``lexicon.txt``: a closed-vocabulary recogniser such as
+    ``en-digits``), free decoding spells only sequences of those words, of any length including none
+    (:func:`~transmodal.asr.decode.constrained_beam_decode`, beam ≥ 8); ``lexicon=None`` decodes characters.
     With ``choices``: every allowed answer is scored by CTC likelihood; the text is exactly one of them
     and the confidence is its posterior, temperature-calibrated when the checkpoint has ``calibration.json``.
     """
 
     def __init__(self, model: SpeechRecognizer, vocab: CharVocab, calibrator: Calibrator | None = None,
-                 batch_size: int = 16, trim: bool = True):
+                 batch_size: int = 16, trim: bool = True, lexicon: list[str] | None = None):
         if model.config.vocab_size != vocab.vocab_size:
             raise ValueError(f"the model has {model.config.vocab_size} outputs but the vocabulary {vocab.vocab_size}")
         self.model, self.vocab, self.calibrator, self.batch_size = model.eval(), vocab, calibrator, batch_size
         self.trim = trim
+        self.lexicon = list(lexicon) if lexicon else None
 
     @classmethod
-    def load(cls, name_or_path: str | Path, batch_size: int = 16) -> "Transcriber":
+    def load(cls, name_or_path: str | Path, batch_size: int = 16, use_lexicon: bool = True) -> "Transcriber":
+        """A checkpoint (shipped name or directory); ``use_lexicon=False`` ignores its ``lexicon.txt``."""
         from transmodal.hub import load_as
 
         model, path = load_as(name_or_path, "ctc_asr", "a speech recogniser")
@@ -136,7 +147,8 @@ class Transcriber:
             raise ValueError(f"{path}: no {CharVocab.FILENAME}; a speech checkpoint needs its character vocabulary")
         vocab = CharVocab.load(path / CharVocab.FILENAME)
         cal = Calibrator.load(path) if (path / CALIBRATION).is_file() else None
-        return cls(model, vocab, cal, batch_size)
+        lexicon = read_lexicon(path / LEXICON) if use_lexicon and (path / LEXICON).is_file() else None
+        return cls(model, vocab, cal, batch_size, lexicon=lexicon)
 
     def read(self, path: str | Path) -> Tensor:
         """One file → mono waveform (N,) at the model's rate; too short a file is an AudioError naming it."""
@@ -194,10 +206,21 @@ class Transcriber:
             return "", 0.0
         frame_conf = float(lp.max(dim=-1).values.exp().mean())  # best path: argmax per frame
         lengths = torch.tensor([lp.shape[0]])
+        conf = frame_conf if math.isfinite(frame_conf) else 0.0
+        if self.lexicon:
+            hyps = constrained_beam_decode(lp[None], lengths, self.lexicon, self.vocab, beam=max(beam, LEXICON_BEAM))[0]
+            return (" ".join(hyps[0][0]) if hyps else ""), conf
         if beam == 1:
             ids = greedy_decode(lp[None], lengths)[0]
         else:
             hyps = beam_decode(lp[None], lengths, beam=beam)[0]
             ids = hyps[0][0] if hyps else []
-        conf = frame_conf if math.isfinite(frame_conf) else 0.0
         return self.vocab.decode(ids), conf
+
+
+def read_lexicon(path: str | Path) -> list[str]:
+    """The words of a ``lexicon.txt`` (one per line, UTF-8; blank lines ignored); an empty one is an error."""
+    words = [w.strip() for w in Path(path).read_text(encoding="utf-8").splitlines() if w.strip()]
+    if not words:
+        raise ValueError(f"{path}: the lexicon has no words; write one word per line or delete the file")
+    return words

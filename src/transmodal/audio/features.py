@@ -23,6 +23,13 @@ peak 1 (no area normalisation).
 mel bins and ``time_masks`` stretches of up to ``time_width_ratio`` × the utterance's length; time warping
 is left out (the paper found it the least useful). **Speed perturbation** (Ko et al. 2015): play the
 waveform at 0.9×, 1.0× or 1.1× speed by resampling, which changes duration and pitch together.
+
+**Vocal tract length perturbation** (VTLP, Jaitly & Hinton 2013): a longer or shorter vocal tract scales a
+speaker's formants by a factor α, so during training each utterance's spectrum is warped along frequency by
+its own α ~ U[1 − v, 1 + v] (piecewise linear, :func:`vtlp_warp`) before the mel filters: the energy at f
+is counted at w_α(f). Band m then sums E_t[m] = Σ_k F_m(w_α(f_k)) · P_t[k], i.e. the triangles are evaluated
+at the warped bin frequencies. Two real speakers become a family of speakers with other formants; duration
+and pitch (harmonic spacing aside) are untouched, unlike speed perturbation.
 """
 
 from __future__ import annotations
@@ -56,11 +63,32 @@ def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, f_min: float = 0.0
                          f"got f_min={f_min}, f_max={f_max}")
     mels = torch.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mels + 2, dtype=torch.float64)
     edges = mel_to_hz(mels)                                                # f_0 … f_{M+1}
-    freqs = torch.arange(n_fft // 2 + 1, dtype=torch.float64) * sample_rate / n_fft
+    return triangles(edges, torch.arange(n_fft // 2 + 1, dtype=torch.float64) * sample_rate / n_fft)
+
+
+def triangles(edges: Tensor, freqs: Tensor) -> Tensor:
+    """Triangular filters with corners ``edges`` (M + 2,) evaluated at ``freqs`` (..., K) → (..., M, K)."""
+    freqs = freqs[..., None, :]
     left, centre, right = edges[:-2, None], edges[1:-1, None], edges[2:, None]
     rising = (freqs - left) / (centre - left)
     falling = (right - freqs) / (right - centre)
     return torch.minimum(rising, falling).clamp(min=0.0)
+
+
+def vtlp_warp(freqs: Tensor, alpha: Tensor, nyquist: float, boundary: float = 0.8) -> Tensor:
+    """VTLP's piecewise-linear frequency warp w_α(f) of ``freqs`` (K,) for each ``alpha`` (B,) → (B, K).
+
+    With f_b = boundary · nyquist · min(α, 1) / α (so that α · f_b ≤ boundary · nyquist)::
+
+        w_α(f) = α · f                                                    for f ≤ f_b
+        w_α(f) = nyquist − (nyquist − α·f_b) / (nyquist − f_b) · (nyquist − f)   for f > f_b
+
+    Continuous at f_b, w_α(0) = 0 and w_α(nyquist) = nyquist, increasing; α = 1 is the identity.
+    """
+    alpha = alpha.to(freqs.dtype)[:, None]
+    f_b = boundary * nyquist * alpha.clamp(max=1.0) / alpha
+    upper = nyquist - (nyquist - alpha * f_b) / (nyquist - f_b) * (nyquist - freqs)
+    return torch.where(freqs <= f_b, alpha * freqs, upper)
 
 
 class LogMel(nn.Module):
@@ -84,13 +112,17 @@ class LogMel(nn.Module):
         n = torch.arange(self.win_length, dtype=torch.float64)
         self.register_buffer("window", 0.5 - 0.5 * torch.cos(2 * math.pi * n / self.win_length), persistent=False)
         self.register_buffer("filters", mel_filterbank(sample_rate, self.n_fft, n_mels, f_min, f_max), persistent=False)
+        f_max = sample_rate / 2 if f_max is None else f_max
+        self.register_buffer("edges", mel_to_hz(torch.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mels + 2,
+                                                               dtype=torch.float64)), persistent=False)
 
     def frame_lengths(self, lengths: Tensor) -> Tensor:
         """Number of whole frames in each of ``lengths`` samples: 1 + ⌊(N − W) / H⌋, or 0 when N < W."""
         frames = torch.div(lengths - self.win_length, self.hop_length, rounding_mode="floor") + 1
         return frames.clamp(min=0)
 
-    def forward(self, wave: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def forward(self, wave: Tensor, lengths: Tensor | None = None, warp: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """``warp`` (B,), optional: each item's VTLP factor α (:func:`vtlp_warp`); None = no warping."""
         if wave.ndim != 2:
             raise AudioError(f"LogMel expects a batch of waveforms (B, N), got shape {tuple(wave.shape)}; "
                              "for a single waveform use wave[None]")
@@ -108,7 +140,12 @@ class LogMel(nn.Module):
         frames = wave.unfold(-1, self.win_length, self.hop_length) * self.window.to(dtype)   # (B, T, W)
         spectrum = torch.fft.rfft(frames, n=self.n_fft)                                       # (B, T, n_fft/2+1)
         power = spectrum.real.square() + spectrum.imag.square()
-        mel = power @ self.filters.to(dtype).T                                                # (B, T, M)
+        if warp is None:
+            mel = power @ self.filters.to(dtype).T                                            # (B, T, M)
+        else:
+            bins = torch.arange(power.shape[-1], dtype=torch.float64, device=wave.device) * self.sample_rate / self.n_fft
+            filters = triangles(self.edges, vtlp_warp(bins, warp.to(wave.device), self.sample_rate / 2))   # (B, M, K)
+            mel = torch.einsum("btk,bmk->btm", power, filters.to(dtype))
         feats = mel.clamp(min=LOG_FLOOR).log()
         valid = torch.arange(n_frames, device=wave.device)[None, :] < frame_lengths[:, None]  # (B, T)
         return feats.masked_fill(~valid[..., None], 0.0), frame_lengths

@@ -21,6 +21,8 @@ def register(sub) -> None:
     p.add_argument("--audio-retention-days", type=float, default=30.0,
                    help="delete kept recordings after this many days (default: 30)")
     p.add_argument("--max-upload-mb", type=float, default=5.0, help="largest accepted recording (default: 5 MB)")
+    p.add_argument("--max-recognitions", type=int, default=2,
+                   help="spoken answers recognised at the same time; more wait, then get 503 (default: 2)")
     p.add_argument("--workers", type=int, default=1,
                    help="server processes (PostgreSQL only; SQLite runs one process) (default: 1)")
     p.set_defaults(func=run)
@@ -30,7 +32,7 @@ def build_settings(args):
     from transmodal.server.settings import Settings
 
     kwargs = dict(db_url=args.db, key_file=args.key_file, audio_retention_days=args.audio_retention_days,
-                  max_upload_mb=args.max_upload_mb)
+                  max_upload_mb=args.max_upload_mb, max_recognitions=args.max_recognitions)
     if args.data_dir:
         kwargs["data_dir"] = args.data_dir
     return Settings(**kwargs)

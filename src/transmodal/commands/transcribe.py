@@ -3,7 +3,8 @@
 Prints one JSON object per input file, in input order: ``{"path": ..., "text": ..., "confidence": ...}``.
 Without ``--choices`` the confidence is the mean best-path frame probability (uncalibrated); with
 ``--choices FILE`` (one allowed answer per line) the text is exactly one of those lines and the
-confidence its posterior (calibrated when the checkpoint has ``calibration.json``).
+confidence its posterior (calibrated when the checkpoint has ``calibration.json``). A checkpoint with a
+``lexicon.txt`` (``en-digits``) decodes freely into sequences of its words; ``--no-lexicon`` spells characters.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ def register(sub) -> None:
     p.add_argument("--model", default=None, help="shipped model name or checkpoint directory (default: hub default for 'transcribe')")
     p.add_argument("--choices", metavar="FILE", help="allowed answers, one per line (UTF-8): the text is one of them")
     p.add_argument("--beam", type=int, default=1, help="beam width of free decoding; 1 = greedy (default: 1)")
+    p.add_argument("--no-lexicon", action="store_true",
+                   help="ignore the model's lexicon.txt: free decoding spells any characters")
     p.add_argument("--plot", metavar="PNG", help="draw the first file's spectrogram and CTC posteriors")
     p.set_defaults(func=run)
 
@@ -53,7 +56,7 @@ def run(args) -> None:
     if args.beam < 1:
         raise ValueError(f"--beam must be ≥ 1, got {args.beam}")
     choices = read_choices(args.choices) if args.choices else None
-    transcriber = Transcriber.load(_model_name(args))
+    transcriber = Transcriber.load(_model_name(args), use_lexicon=not args.no_lexicon)
     results = transcriber.transcribe(args.audio, choices=choices, beam=args.beam, keep_log_probs=bool(args.plot))
     for r in results:
         print(json.dumps({"path": r.path, "text": r.text, "confidence": round(r.confidence, 6)}, ensure_ascii=False))

@@ -8,7 +8,11 @@ validation split — the model never hears that voice. With ``synthetic_variants
 digit strings (:func:`~transmodal.audio.synth.en_digit_texts`) is built once under ``out/synthetic`` and
 added to the training data.
 
-Evaluation on the held-out speaker(s): exact-match accuracy of free (greedy) decoding, overall and per
+The checkpoint carries ``lexicon.txt`` (the ten digit words), so the :class:`~transmodal.asr.model.Transcriber`'s free
+decoding (``transmodal transcribe`` without ``--choices``) spells only sequences of digit words, of any length.
+
+Evaluation on the held-out speaker(s): exact-match accuracy of free decoding as shipped (lexicon-constrained;
+``free_accuracy``) and of unconstrained greedy character decoding (``free_chars_accuracy``), overall and per
 speaker; closed-set accuracy over the ten digit words; a temperature :class:`~transmodal.asr.Calibrator`
 fitted on half of the held-out recordings (even positions) and its reliability measured on the other
 half; the calibrator is saved as ``calibration.json`` in the checkpoint; a reliability plot; ``report.json``.
@@ -24,7 +28,7 @@ from pathlib import Path
 import torch
 
 from transmodal.asr.closed_set import ClosedSetScorer
-from transmodal.asr.model import CALIBRATION, SpeechRecognizer, SpeechRecognizerConfig, Transcriber
+from transmodal.asr.model import CALIBRATION, LEXICON, SpeechRecognizer, SpeechRecognizerConfig, Transcriber
 from transmodal.asr.vocab import CharVocab
 from transmodal.recipes.common import start_run
 from transmodal.recipes.speech_common import calibrate, read_waves, train_ctc
@@ -52,19 +56,22 @@ def load_synthetic(recipe: EnDigitsRecipe, out: Path) -> list[dict]:
 
     spec = CorpusSpec(out_dir=str(out / "synthetic"), texts=en_digit_texts(recipe.synthetic_strings, seed=recipe.seed),
                       language="en", variants=recipe.synthetic_variants, holdout_variants=0, sample_rate=recipe.sample_rate,
+                      holdout_voices=[] if recipe.synthetic_all_voices else None,
                       seed=recipe.seed, progress=recipe.progress)
     manifest = build_corpus(spec)
     return [{"path": str(manifest.parent / u["audio"]), "text": u["text"], "speaker": "synthetic"} for u in read_manifest(manifest)]
 
 
 def evaluate_split(transcriber: Transcriber, items: list[dict], waves: list[torch.Tensor]) -> dict:
-    """Free-decoding and closed-set results on ``items``; also the closed-set scores for calibration."""
+    """Free-decoding (with the transcriber's lexicon, and in plain characters) and closed-set results on ``items``;
+    also the closed-set scores for calibration."""
     lps = transcriber.log_probs(waves)
     scorer = ClosedSetScorer(list(EN_DIGITS), transcriber.vocab)
-    free, closed, scores, correct = [], [], [], []
+    chars = Transcriber(transcriber.model, transcriber.vocab, trim=transcriber.trim)
+    free, free_chars, closed, scores, correct = [], [], [], [], []
     for it, lp in zip(items, lps):
-        text, _ = transcriber._free(lp, 1)
-        free.append(text == it["text"])
+        free.append(transcriber._free(lp, 1)[0] == it["text"])
+        free_chars.append(chars._free(lp, 1)[0] == it["text"])
         s = scorer.scores(lp[None], torch.tensor([lp.shape[0]]))[0]
         scores.append(s)
         correct.append(EN_DIGITS.index(it["text"]))
@@ -73,8 +80,10 @@ def evaluate_split(transcriber: Transcriber, items: list[dict], waves: list[torc
     for sp in sorted({it["speaker"] for it in items}):
         idx = [i for i, it in enumerate(items) if it["speaker"] == sp]
         per_speaker[sp] = {"n": len(idx), "free_accuracy": sum(free[i] for i in idx) / len(idx),
+                           "free_chars_accuracy": sum(free_chars[i] for i in idx) / len(idx),
                            "closed_set_accuracy": sum(closed[i] for i in idx) / len(idx)}
     return {"n": len(items), "free_accuracy": sum(free) / max(len(free), 1),
+            "free_chars_accuracy": sum(free_chars) / max(len(free_chars), 1),
             "closed_set_accuracy": sum(closed) / max(len(closed), 1), "per_speaker": per_speaker,
             "_scores": torch.stack(scores), "_correct": torch.tensor(correct)}
 
@@ -107,18 +116,20 @@ def run(recipe: EnDigitsRecipe) -> dict:
     enc = conformer_config(recipe.model, d_model=recipe.d_model, n_layers=recipe.n_layers, n_heads=recipe.n_heads,
                            kernel_size=recipe.kernel_size, dropout=recipe.dropout)
     cfg = SpeechRecognizerConfig(encoder="conformer", encoder_config=asdict(enc), vocab_size=vocab.vocab_size,
-                                 sample_rate=recipe.sample_rate, **({} if recipe.spec_augment else {"freq_masks": 0, "time_masks": 0}))
+                                 sample_rate=recipe.sample_rate, vtlp=recipe.vtlp, n_mels=recipe.n_mels,
+                                 freq_width=max(1, round(27 * recipe.n_mels / 80)), **({} if recipe.spec_augment else {"freq_masks": 0, "time_masks": 0}))
     torch.manual_seed(recipe.seed)
     model = SpeechRecognizer(cfg)
     n_params = sum(p.numel() for p in model.parameters())
 
     def evaluate(m) -> dict[str, float]:
-        r = evaluate_split(Transcriber(m, vocab), valid_items, valid_waves)
-        return {"free_accuracy": r["free_accuracy"], "closed_set_accuracy": r["closed_set_accuracy"]}
+        r = evaluate_split(Transcriber(m, vocab, lexicon=list(EN_DIGITS)), valid_items, valid_waves)
+        return {k: r[k] for k in ("free_accuracy", "free_chars_accuracy", "closed_set_accuracy")}
 
     best_dir, train_seconds = train_ctc(model, recipe, out, train_waves, targets, evaluate,
-                                        {CharVocab.FILENAME: vocab.to_json()}, rate=recipe.sample_rate)
-    transcriber = Transcriber(load_model(best_dir), vocab)
+                                        {CharVocab.FILENAME: vocab.to_json(), LEXICON: "\n".join(EN_DIGITS) + "\n"},
+                                        rate=recipe.sample_rate)
+    transcriber = Transcriber(load_model(best_dir), vocab, lexicon=list(EN_DIGITS))
     results = evaluate_split(transcriber, valid_items, valid_waves)
     cal, cal_report = calibrate(results.pop("_scores"), results.pop("_correct"), out / "reliability.png",
                                 "closed-set digits, held-out speaker")

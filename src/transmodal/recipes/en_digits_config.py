@@ -15,6 +15,8 @@ class EnDigitsRecipe:
     # (needed when every speaker trains; the report then measures unheard recordings of heard voices)
     synthetic_variants: int = 0  # utterances per digit string in the synthetic corpus (0 = no synthetic data)
     synthetic_strings: int = 200  # digit strings (en_digit_texts) synthesised when synthetic_variants > 0
+    synthetic_all_voices: bool = False  # also let the voices the synthesiser keeps for its own holdout speak training data
+    n_mels: int = 80  # log-mel bands; SpecAugment's band mask scales with it (27 of 80)
     model: str = "small"  # a name from transmodal.models.conformer.CONFIGS
     d_model: int = 144
     n_layers: int = 4
@@ -23,6 +25,7 @@ class EnDigitsRecipe:
     dropout: float = 0.1
     speed_perturb: bool = True  # each training utterance at speed 0.9, 1.0 or 1.1
     spec_augment: bool = True
+    vtlp: float = 0.0  # vocal tract length perturbation: each training utterance warped by α ~ U[1 − vtlp, 1 + vtlp]
     batch_size: int = 32
     max_steps: int = 3000
     lr: float = 1e-3

@@ -70,7 +70,8 @@ def create_app(settings: Settings | None = None, recognizer=None, tts=None) -> F
     app.state.sessions = factory
     app.state.key = load_or_create_key(settings.key_path)
     app.state.hasher = hasher(settings)
-    app.state.speech = SpeechService(recognizer)
+    app.state.speech = SpeechService(recognizer, max_concurrent=settings.max_recognitions,
+                                     wait_s=settings.recognition_wait_s)
     app.state.tts = tts or default_tts
 
     @app.exception_handler(StarletteHTTPException)

@@ -28,6 +28,8 @@ class Settings:
     sqlite_synchronous: ``FULL`` (default) fsyncs the WAL at every commit, so an acknowledged answer survives
       a power cut too; ``NORMAL`` survives a process crash only but commits faster.
     argon2_time_cost / argon2_memory_kib: password hashing cost (RFC 9106 second recommendation by default).
+    max_recognitions: spoken answers recognised at the same time (each uses the CPU fully for a moment); a
+      request that finds them all busy waits up to ``recognition_wait_s`` and is then told 503, try again.
     """
 
     data_dir: Path = field(default_factory=default_data_dir)
@@ -42,6 +44,8 @@ class Settings:
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 64 * 1024
     tts_voice: str = "pt-br"
+    max_recognitions: int = 2
+    recognition_wait_s: float = 20.0
 
     def __post_init__(self):
         self.data_dir = Path(self.data_dir).expanduser()
@@ -49,6 +53,9 @@ class Settings:
             self.key_file = Path(self.key_file).expanduser()
         if self.sqlite_synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
             raise ValueError(f"sqlite_synchronous must be FULL, NORMAL or EXTRA, got {self.sqlite_synchronous!r}")
+        if self.max_recognitions < 1 or self.recognition_wait_s < 0:
+            raise ValueError(f"max_recognitions must be >= 1 and recognition_wait_s >= 0, got {self.max_recognitions} "
+                             f"and {self.recognition_wait_s}")
         if self.max_upload_mb <= 0 or self.audio_retention_days < 0:
             raise ValueError("max_upload_mb must be > 0 and audio_retention_days >= 0")
 

@@ -22,13 +22,20 @@ OUT_OF_RANGE = "Esse valor não é possível para esta pergunta. Vamos tentar de
 
 
 class SpeechService:
-    """Holds the recogniser; builds the default one lazily (once, thread-safe)."""
+    """Holds the recogniser; builds the default one lazily (once, thread-safe).
 
-    def __init__(self, recognizer=None, model: str = "pt-quiz"):
+    At most ``max_concurrent`` recognitions run at once: the web server's thread pool would otherwise start one
+    per request, and forty at a time on a few cores make every answer slow. A request that finds no free slot
+    within ``wait_s`` seconds gets 503 with ``Retry-After``.
+    """
+
+    def __init__(self, recognizer=None, model: str = "pt-quiz", max_concurrent: int = 2, wait_s: float = 20.0):
         self._recognizer = recognizer
         self._model = model
         self._lock = threading.Lock()
         self._error: str | None = None
+        self._slots = threading.BoundedSemaphore(max_concurrent)
+        self._wait_s = wait_s
 
     def recognizer(self):
         if self._recognizer is None:
@@ -47,13 +54,19 @@ class SpeechService:
     def recognise(self, question: Question, wave, sample_rate: int):
         """Recognition of one answer; 503 when the model cannot be loaded, 422 when it refuses the audio."""
         from transmodal.audio.errors import AudioError
+        recognizer = self.recognizer()
+        if not self._slots.acquire(timeout=self._wait_s):
+            raise HTTPException(503, "the server is busy recognising other answers; send the recording again in a "
+                                     "few seconds", headers={"Retry-After": "5"})
         try:
-            return self.recognizer().recognise(question, wave, sample_rate)
+            return recognizer.recognise(question, wave, sample_rate)
         except (FileNotFoundError, ImportError) as e:
             raise HTTPException(503, f"speech recognition is not available on this server ({e}); "
                                      "answer by tapping an option") from None
         except AudioError as e:
             raise HTTPException(422, f"the recording could not be used: {e}") from None
+        finally:
+            self._slots.release()
 
 
 def none_interpretation(error: str = ""):
