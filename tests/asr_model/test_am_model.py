@@ -1,5 +1,7 @@
 """SpeechRecognizer shapes, resampling, padding invariance, and the Transcriber's batching."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 from am_testlib import save_checkpoint, tiny_model, write_wav
@@ -7,6 +9,7 @@ from am_testlib import save_checkpoint, tiny_model, write_wav
 from transmodal.asr.model import SpeechRecognizer, Transcriber
 from transmodal.asr.vocab import CharVocab
 from transmodal.audio.errors import AudioError
+from transmodal.audio.features import LogMel
 from transmodal.train import load_model
 
 
@@ -60,6 +63,7 @@ def test_spec_augment_only_in_training():
 
 def test_vtlp_only_in_training():
     m = tiny_model(2)
+    m.frontend = LogMel(16000, 40)  # VTLP needs bands at least two FFT bins wide
     m.spec_augment.freq_masks = m.spec_augment.time_masks = 0  # only the warp may differ
     m.config.vtlp = 0.2
     w = torch.randn(2, 16000)
@@ -70,6 +74,13 @@ def test_vtlp_only_in_training():
     assert not torch.allclose(warped[0], plain[0]) and not torch.allclose(warped[1], plain[1])
     m.config.vtlp = 0.0
     torch.testing.assert_close(m.features(w)[0], plain)
+
+
+def test_vtlp_refused_when_a_mel_band_is_one_fft_bin_wide():
+    cfg = tiny_model().config
+    with pytest.raises(ValueError, match="two FFT bins"):
+        SpeechRecognizer(replace(cfg, vtlp=0.1, n_mels=80, sample_rate=8000))
+    assert SpeechRecognizer(replace(cfg, vtlp=0.1, n_mels=40, sample_rate=8000)).config.vtlp == 0.1
 
 
 def test_batch_equals_one_at_a_time(tmp_path):

@@ -62,6 +62,12 @@ class SpeechRecognizer(nn.Module):
         enc_cfg["n_mels"] = c.n_mels
         c.encoder_config = enc_cfg
         self.frontend = LogMel(c.sample_rate, c.n_mels)
+        if c.vtlp > 0 and int((self.frontend.filters > 0).sum(1).min()) < 2:
+            # A band narrower than two FFT bins can fall between the warped bins and come out empty (log floor):
+            # training would see artefacts that evaluation never does.
+            raise ValueError(f"vtlp={c.vtlp} needs every mel band at least two FFT bins wide; at {c.sample_rate} Hz "
+                             f"{c.n_mels} bands are not (the lowest cover one bin): use fewer bands "
+                             f"(n_mels=40 works at 8 and 16 kHz) or vtlp=0")
         self.spec_augment = SpecAugment(c.freq_masks, c.freq_width, c.time_masks, c.time_width_ratio)
         self.encoder = build(c.encoder, enc_cfg)
         d_model = getattr(self.encoder.config, "d_model", None)
