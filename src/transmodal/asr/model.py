@@ -62,12 +62,9 @@ class SpeechRecognizer(nn.Module):
         enc_cfg["n_mels"] = c.n_mels
         c.encoder_config = enc_cfg
         self.frontend = LogMel(c.sample_rate, c.n_mels)
-        if c.vtlp > 0 and int((self.frontend.filters > 0).sum(1).min()) < 2:
-            # A band narrower than two FFT bins can fall between the warped bins and come out empty (log floor):
-            # training would see artefacts that evaluation never does.
-            raise ValueError(f"vtlp={c.vtlp} needs every mel band at least two FFT bins wide; at {c.sample_rate} Hz "
-                             f"{c.n_mels} bands are not (the lowest cover one bin): use fewer bands "
-                             f"(n_mels=40 works at 8 and 16 kHz) or vtlp=0")
+        # VTLP needs every band at least two FFT bins wide: a narrower one can fall between the warped bins and come
+        # out empty (log floor), an artefact training would learn and evaluation never shows. Checked when training.
+        self._bands_warpable = int((self.frontend.filters > 0).sum(1).min()) >= 2
         self.spec_augment = SpecAugment(c.freq_masks, c.freq_width, c.time_masks, c.time_width_ratio)
         self.encoder = build(c.encoder, enc_cfg)
         d_model = getattr(self.encoder.config, "d_model", None)
@@ -83,6 +80,11 @@ class SpeechRecognizer(nn.Module):
         """Normalised log-mel features (B, T, n_mels) and frame lengths; VTLP and SpecAugment in training mode."""
         warp = None
         if self.training and self.config.vtlp > 0:
+            if not self._bands_warpable:
+                c = self.config
+                raise ValueError(f"vtlp={c.vtlp} needs every mel band at least two FFT bins wide; at {c.sample_rate} Hz "
+                                 f"{c.n_mels} bands are not (the lowest cover one bin): use fewer bands "
+                                 f"(n_mels=40 works at 8 and 16 kHz) or vtlp=0")
             warp = 1.0 + self.config.vtlp * (2.0 * torch.rand(waves.shape[0], device=waves.device) - 1.0)
         feats, lengths = self.frontend(waves, wave_lengths, warp)
         feats = normalize_utterance(feats, lengths)

@@ -31,7 +31,7 @@ is counted at w_α(f). Band m then sums E_t[m] = Σ_k F_m(w_α(f_k)) · P_t[k], 
 at the warped bin frequencies. Two real speakers become a family of speakers with other formants; duration
 and pitch (harmonic spacing aside) are untouched, unlike speed perturbation. Every band must span at least two FFT bins
 (40 bands at 8 or 16 kHz do; 80 do not): a band one bin wide can fall between the warped bins and come out
-empty, an artefact training would learn and evaluation never shows (``SpeechRecognizer`` refuses it).
+empty, an artefact training would learn and evaluation never shows (``SpeechRecognizer`` refuses to train so).
 """
 
 from __future__ import annotations
