@@ -225,6 +225,23 @@ def test_scene_pictures_show_their_colour_and_place():
     assert not any("red" not in v and "square" not in v for v in variants)
 
 
+def test_extra_colours_show_every_shape_look_like_no_named_colour_and_name_no_label():
+    extra = scenes.sample_scenes(400, "extra", seed=1)
+    assert {s.colour for s in extra} == set(scenes.EXTRA_COLOURS) and {s.shape for s in extra} == set(scenes.SHAPES)
+    assert len(scenes.extra_colour_scenes()) == 200 and not any(s.held_out for s in extra)
+    assert not set(scenes.EXTRA_COLOURS) & set(scenes.COLOURS) and len(scenes.labels()) == 20
+    for name, rgb in scenes.EXTRA_COLOURS.items():  # farther from every named colour than two jitters (±20)
+        for other in scenes.COLOURS.values():
+            assert max(abs(a - b) for a, b in zip(rgb, other)) > 40, name
+    s = scenes.Scene("circle", "orange", "large", "centre")
+    x = scenes.render([s], seed=0)[0].float()
+    centre = x[:, 12:20, 12:20].mean((1, 2))
+    assert centre[0] > 200 and 100 < centre[1] < 170 and centre[2] < 60
+    assert "orange" in scenes.caption(s)
+    with pytest.raises(ValueError, match="colour"):
+        scenes.Scene("circle", "teal", "large", "centre")
+
+
 def test_fashion_attributes_are_measured_from_pixels():
     img = torch.zeros(2, 6, 6, dtype=torch.uint8)
     img[0, 1:3, 1:5] = torch.tensor([100, 200, 100, 200], dtype=torch.uint8)  # 8 object pixels, striped

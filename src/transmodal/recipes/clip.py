@@ -80,7 +80,11 @@ class ClipData:
 
 def scenes_data(recipe: ClipRecipe) -> ClipData:
     """Drawn scenes: training pictures of seen combinations; fixed-seed test pictures (the same for every run)."""
-    train = scenes.sample_scenes(recipe.train_size, "train", seed=recipe.seed)
+    if not 0 <= recipe.extra_colour_share < 1:
+        raise ValueError(f"--extra-colour-share {recipe.extra_colour_share} must lie in [0, 1)")
+    n_extra = round(recipe.train_size * recipe.extra_colour_share)
+    train = (scenes.sample_scenes(recipe.train_size - n_extra, "train", seed=recipe.seed)
+             + scenes.sample_scenes(n_extra, "extra", seed=recipe.seed + 7))
     names = scenes.labels()
     index = {n: i for i, n in enumerate(names)}
 

@@ -27,6 +27,7 @@ class ClipRecipe:
     valid_size: int = 5000  # fashion: training images held out for validation (model selection); scenes: seen-combination pictures
     limit: int = 0  # fashion: use only the first N training images (0 = all): for quick tests
     test_limit: int = 0  # fashion: evaluate on the first N test images (0 = all 10,000)
+    extra_colour_share: float = 0.0  # scenes: share of training pictures drawn in training-only colours (orange, cyan…)
     grey_share: float = 0.3  # scenes: share of training pictures shown in grey with colour-free captions (0 = none)
     augment: bool = True  # fashion: random shifts of ±2 px and horizontal flips (scenes: none — a flip changes left/right)
     # training

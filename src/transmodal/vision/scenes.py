@@ -27,6 +27,11 @@ blue combination it knows — on held-out pictures its shape was right 27 % of t
 on seen ones (a 2-epoch conv-stem run). The recipe therefore also shows a share of the training
 pictures in grey (:func:`to_grey`) with captions that name no colour: shape then has to be read from
 form alone. No held-out pair is ever shown, in colour or in grey (a grey picture comes from a seen pair).
+Grey alone did not fix it (33 % on held-out pairs). What did: a share of the training pictures (the recipe's
+``--extra-colour-share``, 0.6 for the shipped model) shows every shape in five more colours
+(:data:`EXTRA_COLOURS`, named in their captions, never a zero-shot label). Each shape is then seen in eight
+colours rather than three or four, colour stops predicting shape, and the encoder reads shape from form: held-out
+pairs went from 33–41 % to 96–98 % (four seeds, 5 epochs).
 """
 
 from __future__ import annotations
@@ -46,6 +51,11 @@ from transmodal.vision.captions import PREFIXES, TEMPLATES  # noqa: F401  (the s
 SHAPES = ("circle", "square", "triangle", "cross")
 COLOURS = {"red": (220, 45, 45), "green": (45, 175, 65), "blue": (55, 95, 235), "yellow": (235, 210, 45),
            "purple": (160, 65, 210)}
+# Training-only colours (every shape in each, all seen): no zero-shot label names them. Their hues keep clear of
+# the five colours above (by more than the ±20 jitter), so no picture in them looks like a held-out pair.
+EXTRA_COLOURS = {"orange": (245, 135, 20), "cyan": (40, 205, 215), "pink": (245, 120, 190), "white": (235, 235, 235),
+                 "brown": (125, 75, 35)}
+ALL_COLOURS = {**COLOURS, **EXTRA_COLOURS}
 SIZES = ("small", "large")
 POSITIONS = ("left", "right", "top", "bottom", "centre")
 PHRASES = {"left": "on the left", "right": "on the right", "top": "at the top", "bottom": "at the bottom",
@@ -66,7 +76,7 @@ class Scene:
     position: str
 
     def __post_init__(self) -> None:
-        for name, value, allowed in (("shape", self.shape, SHAPES), ("colour", self.colour, tuple(COLOURS)),
+        for name, value, allowed in (("shape", self.shape, SHAPES), ("colour", self.colour, tuple(ALL_COLOURS)),
                                      ("size", self.size, SIZES), ("position", self.position, POSITIONS)):
             if value not in allowed:
                 raise ValueError(f"scene {name}={value!r} is not one of {allowed}")
@@ -96,9 +106,15 @@ def all_scenes(split: str = "all") -> list[Scene]:
     return [s for s in out if s.held_out] if split == "held_out" else out
 
 
+def extra_colour_scenes() -> list[Scene]:
+    """Every shape × :data:`EXTRA_COLOURS` × size × position (200): training-only pictures in colours no label names."""
+    return [Scene(*combo) for combo in itertools.product(SHAPES, EXTRA_COLOURS, SIZES, POSITIONS)]
+
+
 def sample_scenes(n: int, split: str, seed: int) -> list[Scene]:
-    """``n`` scenes drawn uniformly from the combinations of ``split`` (deterministic in ``seed``)."""
-    pool = all_scenes(split)
+    """``n`` scenes drawn uniformly from the combinations of ``split`` (deterministic in ``seed``); split
+    ``"extra"`` draws from :func:`extra_colour_scenes`."""
+    pool = extra_colour_scenes() if split == "extra" else all_scenes(split)
     rng = random.Random(seed)
     return [rng.choice(pool) for _ in range(n)]
 
@@ -147,7 +163,7 @@ def draw_scene(scene: Scene, rng: np.random.Generator, size: int = 32) -> np.nda
     fx, fy = _CENTRES[scene.position]
     jitter = rng.uniform(-2, 2, size=2) * size / 32
     radius = (_RADII[scene.size] + rng.uniform(-0.5, 0.5) / 32) * big
-    colour = tuple(int(v) for v in np.clip(np.array(COLOURS[scene.colour]) + rng.integers(-20, 21, size=3), 0, 255))
+    colour = tuple(int(v) for v in np.clip(np.array(ALL_COLOURS[scene.colour]) + rng.integers(-20, 21, size=3), 0, 255))
     cx, cy = (fx * size + jitter[0]) * _SUPERSAMPLE, (fy * size + jitter[1]) * _SUPERSAMPLE
     _draw(ImageDraw.Draw(im), scene.shape, cx, cy, radius, colour)
     a = np.asarray(im.resize((size, size), Image.Resampling.BOX), dtype=np.float32)
