@@ -8,7 +8,7 @@ from sqlalchemy import update
 from transmodal.server.db import transaction
 from transmodal.server.models import StaffToken, utcnow
 
-from server_harness import ANALYST_PASSWORD
+from server_harness import ADMIN_PASSWORD, ANALYST_PASSWORD
 
 STAFF_GETS = ["/api/forms", "/api/forms/teste", "/api/links", "/api/reports/overview?form_id=teste",
               "/api/reports/questions?form_id=teste&by=team", "/api/export/answers.csv?form_id=teste",
@@ -93,3 +93,42 @@ def test_report_access_is_audited(h):
     h.client.get("/api/export/answers.csv?form_id=teste", headers=analyst)
     entries = h.client.get("/api/audit", headers=h.staff_headers()).json()["entries"]
     assert any(e["staff"] == "ana" and e["action"] == "export_csv" and e["target"] == "teste" for e in entries)
+
+
+def test_repeated_failed_logins_are_throttled_then_allowed_again(h):
+    from transmodal.server.auth import LoginThrottle
+
+    now = [1000.0]
+    h.app.state.login_throttle = LoginThrottle(max_failures=3, window_s=60, clock=lambda: now[0])
+    wrong = {"username": "admin", "password": "wrong"}
+    for _ in range(3):
+        assert h.client.post("/api/staff/login", json=wrong).status_code == 401
+    r = h.client.post("/api/staff/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) == 60  # even the right password waits
+    now[0] += 30
+    assert h.client.post("/api/staff/login", json=wrong).status_code == 429  # a refused try adds no failure
+    now[0] += 31
+    assert h.client.get("/api/staff/me", headers=h.staff_headers()).json()["username"] == "admin"
+
+
+def test_login_throttle_counts_per_key_within_the_window_and_forgets_on_success():
+    from transmodal.server.auth import LoginThrottle
+
+    now = [0.0]
+    t = LoginThrottle(max_failures=2, window_s=10, max_keys=3, clock=lambda: now[0])
+    t.failed("user:a", "addr:x")
+    now[0] = 4.0
+    t.failed("user:a", "addr:y")
+    assert t.retry_after("user:a") == 6.0 and t.retry_after("addr:x") == 0 and t.retry_after("user:b", "addr:x") == 0
+    assert t.retry_after("user:b", "user:a") == 6.0
+    now[0] = 10.5  # the first failure has left the window
+    assert t.retry_after("user:a") == 0
+    t.failed("user:a")
+    assert t.retry_after("user:a") > 0
+    t.succeeded("user:a")
+    assert t.retry_after("user:a") == 0
+    for k in ("k1", "k2", "k3", "k4"):
+        t.failed(k)
+    assert len(t._failures) <= 3
+    with pytest.raises(ValueError):
+        LoginThrottle(max_failures=0)

@@ -54,7 +54,7 @@ def test_first_start_creates_admin_demo_form_and_link_once(tmp_path, monkeypatch
     from transmodal.server.bootstrap import first_start
 
     monkeypatch.delenv("TRANSMODAL_ADMIN_PASSWORD", raising=False)
-    args = argparse.Namespace(db=None, key_file=None, audio_retention_days=30.0, max_upload_mb=5.0,
+    args = argparse.Namespace(db=None, key_file=None, audio_retention_days=30.0, max_upload_mb=5.0, max_recognitions=2,
                               data_dir=str(tmp_path / "d"))
     settings = build_settings(args)
     settings.argon2_time_cost, settings.argon2_memory_kib = 1, 64

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from transmodal.server import db as dbmod
-from transmodal.server.auth import hasher
+from transmodal.server.auth import LoginThrottle, hasher
 from transmodal.server.privacy import purge_abandoned, purge_audio
 from transmodal.server.pseudonym import load_or_create_key
 from transmodal.server.settings import Settings
@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, recognizer=None, tts=None) -> F
     app.state.sessions = factory
     app.state.key = load_or_create_key(settings.key_path)
     app.state.hasher = hasher(settings)
+    app.state.login_throttle = LoginThrottle(settings.login_max_failures, settings.login_window_s)
     app.state.speech = SpeechService(recognizer, max_concurrent=settings.max_recognitions,
                                      wait_s=settings.recognition_wait_s)
     app.state.tts = tts or default_tts

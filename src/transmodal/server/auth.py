@@ -2,13 +2,17 @@
 
 Roles: ``admin`` may do everything; ``analyst`` may read reports and export answers. The FastAPI
 dependencies :func:`staff` and :func:`admin` turn a missing/unknown/expired token into 401 and a wrong
-role into 403.
+role into 403. :class:`LoginThrottle` stops password guessing: after a few failures for one username or
+from one address, logins there are refused with 429 for a while.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
+from collections import deque
 from datetime import timedelta
 
 from argon2 import PasswordHasher
@@ -65,6 +69,55 @@ def login(db: Session, ph: PasswordHasher, username: str, password: str, hours: 
     row = StaffToken(token_hash=token_hash(token), user=user, expires_at=utcnow() + timedelta(hours=hours))
     db.add(row)
     return token, row
+
+
+class LoginThrottle:
+    """At most ``max_failures`` failed logins per key (a username, a client address) within ``window_s`` seconds.
+
+    :meth:`retry_after` says how long a key must wait (0 = it may try); :meth:`failed` records a failure for
+    each key; :meth:`succeeded` forgets them. Kept in memory, per server process: with several worker processes
+    each counts on its own. At most ``max_keys`` keys are remembered (the stalest are dropped first).
+    """
+
+    def __init__(self, max_failures: int = 5, window_s: float = 900.0, max_keys: int = 10_000, clock=time.monotonic):
+        if max_failures < 1 or window_s <= 0:
+            raise ValueError(f"max_failures must be >= 1 and window_s > 0, got {max_failures} and {window_s}")
+        self.max_failures, self.window_s, self.max_keys, self.clock = max_failures, window_s, max_keys, clock
+        self._failures: dict[str, deque] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> deque:
+        times = self._failures.get(key, deque())
+        while times and times[0] <= now - self.window_s:
+            times.popleft()
+        return times
+
+    def retry_after(self, *keys: str) -> float:
+        """Seconds until every key may try again (0 when all may try now)."""
+        now = self.clock()
+        wait = 0.0
+        with self._lock:
+            for key in keys:
+                times = self._recent(key, now)
+                if len(times) >= self.max_failures:
+                    wait = max(wait, times[-self.max_failures] + self.window_s - now)
+        return wait
+
+    def failed(self, *keys: str) -> None:
+        now = self.clock()
+        with self._lock:
+            for key in keys:
+                times = self._recent(key, now)
+                times.append(now)
+                self._failures.pop(key, None)
+                self._failures[key] = times  # most recently failed last
+            while len(self._failures) > self.max_keys:
+                self._failures.pop(next(iter(self._failures)))
+
+    def succeeded(self, *keys: str) -> None:
+        with self._lock:
+            for key in keys:
+                self._failures.pop(key, None)
 
 
 def audit(db: Session, staff: str, action: str, target: str) -> None:

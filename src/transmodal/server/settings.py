@@ -30,6 +30,8 @@ class Settings:
     argon2_time_cost / argon2_memory_kib: password hashing cost (RFC 9106 second recommendation by default).
     max_recognitions: spoken answers recognised at the same time (each uses the CPU fully for a moment); a
       request that finds them all busy waits up to ``recognition_wait_s`` and is then told 503, try again.
+    login_max_failures / login_window_s: after this many failed logins within the window for one username or
+      from one address, logins there get 429 until the oldest failure leaves the window.
     """
 
     data_dir: Path = field(default_factory=default_data_dir)
@@ -45,6 +47,8 @@ class Settings:
     argon2_memory_kib: int = 64 * 1024
     tts_voice: str = "pt-br"
     max_recognitions: int = 2
+    login_max_failures: int = 5
+    login_window_s: float = 900.0
     recognition_wait_s: float = 20.0
 
     def __post_init__(self):

@@ -6,6 +6,7 @@ personal data is written to the audit log in the same transaction.
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 import tempfile
@@ -53,10 +54,17 @@ class PrivacyBody(BaseModel):
 @router.post("/api/staff/login")
 def login(body: LoginBody, request: Request):
     st = request.app.state
+    keys = (f"user:{body.username.strip()}", f"addr:{request.client.host if request.client else 'unknown'}")
+    wait = st.login_throttle.retry_after(*keys)
+    if wait > 0:
+        seconds = math.ceil(wait)
+        raise HTTPException(429, f"too many failed logins; try again in {seconds} s", headers={"Retry-After": str(seconds)})
     with transaction(st.sessions) as db:
         result = auth.login(db, st.hasher, body.username, body.password, st.settings.token_hours)
         if result is None:
+            st.login_throttle.failed(*keys)
             raise HTTPException(401, "wrong username or password")
+        st.login_throttle.succeeded(keys[0])
         token, row = result
         auth.audit(db, row.user.username, "login", row.user.username)
         return {"token": token, "username": row.user.username, "role": row.user.role, "expires_at": iso(row.expires_at)}
