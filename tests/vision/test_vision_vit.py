@@ -128,6 +128,19 @@ def test_no_weight_decay_skips_positions_class_token_and_vectors():
     assert "head.weight" not in names and "blocks.0.attn.qkv_proj.weight" not in names
 
 
+def test_the_optimizer_spares_what_the_model_exempts_and_decays_the_rest():
+    from transmodal.train import TrainConfig, build_optimizer
+
+    model = VisionTransformer(config("micro"))
+    opt = build_optimizer(model, TrainConfig(out_dir="unused", max_steps=1, weight_decay=0.05))
+    by_id = {id(p): g["weight_decay"] for g in opt.param_groups for p in g["params"]}
+    named = dict(model.named_parameters())
+    assert len(by_id) == len(named)
+    assert by_id[id(named["pos.table"])] == 0.0 and named["pos.table"].ndim >= 2  # exempt by name, not by shape
+    assert by_id[id(named["cls_token"])] == 0.0 and by_id[id(named["head.bias"])] == 0.0
+    assert by_id[id(named["head.weight"])] == 0.05 and by_id[id(named["blocks.0.attn.qkv_proj.weight"])] == 0.05
+
+
 @pytest.mark.parametrize(
     "overrides, message",
     [

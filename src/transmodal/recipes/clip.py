@@ -48,9 +48,9 @@ from transmodal.models.clip import (
 from transmodal.models.vit import count_parameters
 from transmodal.nn.contrastive import contrastive_loss
 from transmodal.recipes.clip_config import ClipRecipe
-from transmodal.recipes.common import build_adamw, build_once, fit_and_load_best, split_train_valid, start_run
+from transmodal.recipes.common import build_once, fit_and_load_best, split_train_valid, start_run
 from transmodal.text.tokenizers import Tokenizer, train_bpe
-from transmodal.train import Trainer, TrainConfig
+from transmodal.train import Trainer, TrainConfig, build_optimizer
 from transmodal.vision import captions, scenes
 from transmodal.vision.augment import random_crop, random_hflip
 from transmodal.vision.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist
@@ -261,7 +261,7 @@ def run(recipe: ClipRecipe) -> dict:
             hit = (img @ txt.t()).argmax(-1) == torch.arange(x.shape[0], device=x.device)
         return loss, {"tokens": x.shape[0], "batch_top1": float(hit.float().mean()), "logit_scale": float(scale.detach())}
 
-    optimizer = build_adamw(model, recipe.lr, recipe.weight_decay)
+    optimizer = build_optimizer(model, train_cfg)  # decay spares the model's no_weight_decay() and every vector
     clamp_after_each_step(optimizer, model)  # the logit scale never exceeds 100
     trainer = Trainer(
         model, train_cfg,

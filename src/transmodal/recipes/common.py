@@ -44,18 +44,6 @@ def split_train_valid(n: int, valid_size: int) -> tuple[torch.Tensor, torch.Tens
     return perm[valid_size:].sort().values, perm[:valid_size].sort().values
 
 
-def build_adamw(model, lr: float, weight_decay: float) -> torch.optim.AdamW:
-    """AdamW with weight decay on every parameter except those named by ``model.no_weight_decay()``
-    (positions, [class] token, biases, norms: the ViT/CLIP convention)."""
-    skip = model.no_weight_decay()
-    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    groups = [
-        {"params": [p for n, p in named if n not in skip], "weight_decay": weight_decay},
-        {"params": [p for n, p in named if n in skip], "weight_decay": 0.0},
-    ]
-    return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.999), eps=1e-8)
-
-
 def to_float(images: torch.Tensor) -> torch.Tensor:
     """uint8 (N, H, W) → float (N, 1, H, W) in [0, 1]."""
     return images.float().div_(255.0)[:, None]

@@ -28,6 +28,7 @@ stem) with the same options under ``out/compare/NAME`` and writes the side-by-si
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 from dataclasses import asdict, replace
@@ -36,7 +37,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from transmodal.recipes.common import build_adamw, fashion_mnist_splits, fit_and_load_best, start_run, to_float
+from transmodal.recipes.common import fashion_mnist_splits, fit_and_load_best, start_run, to_float
 from transmodal.models.vit import VisionTransformer, config, count_parameters
 from transmodal.recipes.fashion_vit_config import FashionViTRecipe
 from transmodal.train import Trainer, TrainConfig, distributed
@@ -140,7 +141,6 @@ def run(recipe: FashionViTRecipe) -> dict:
         train_batches=lambda epoch: epoch_batches(train_x, train_y, recipe, epoch),
         loss_fn=loss_fn,
         eval_fn=(lambda m: {"accuracy": evaluate(m, valid_x, valid_y)["accuracy"]}) if has_valid else None,
-        optimizer=build_adamw(model, recipe.lr, recipe.weight_decay),
         extra_files={LABELS_FILE: labels_file()},
     )
     if trainer.device.type == "cuda":
@@ -192,6 +192,9 @@ def compare(recipe: FashionViTRecipe) -> dict:
     rows = []
     for name in names:
         report = run(replace(recipe, out=str(out / "compare" / name), model=name, compare=False))
+        gc.collect()  # free the last model's tensors (reference cycles) so the next peak-memory figure is its own
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
         if not report:
             continue  # non-zero rank of a torchrun job
         rows.append({
