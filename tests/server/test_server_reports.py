@@ -5,7 +5,7 @@ import io
 
 from server_harness import wav_bytes
 
-TEAM_A, TEAM_B = "0000000001", "0000000002"
+TEAM_A, TEAM_B, TEAM_C = "0000000001", "0000000002", "0000000003"
 
 
 def _respond(h, token, consultou, nota, idade):
@@ -32,11 +32,10 @@ def test_small_groups_are_suppressed(h):
     q = {x["name"]: x for x in r["questions"]}
     assert "intro" not in q
     a, b = q["nota"]["groups"]
-    assert a == {"group": TEAM_A, "respondents": 10, "suppressed": False,
-                 "counts": {"bom": 6, "regular": 3, "ruim": 1}, "codes": {"dont_know": 0, "refused": 0}, "stats": None}
     assert b == {"group": TEAM_B, "respondents": None, "suppressed": True, "counts": None, "codes": None, "stats": None}
-    idade_a = q["idade"]["groups"][0]
-    assert idade_a["stats"] == {"n": 10, "mean": 24.5, "median": 24.5, "min": 20, "max": 29}
+    # Team A has 10 people, but the clinic (shown below) minus team A would give back team B's 9 answers:
+    # complementary suppression hides A too.
+    assert a == {"group": TEAM_A, "respondents": None, "suppressed": True, "counts": None, "codes": None, "stats": None}
     # 'espera' was answered (with a code) by 5 people in team A and 9 in B: both suppressed
     assert all(g["suppressed"] for g in q["espera"]["groups"])
     by_clinic = h.client.get("/api/reports/questions?form_id=teste&by=clinic", headers=admin).json()
@@ -46,9 +45,37 @@ def test_small_groups_are_suppressed(h):
                             "stats": None}]
     espera = {x["name"]: x for x in by_clinic["questions"]}["espera"]["groups"][0]
     assert espera["respondents"] == 14 and espera["codes"]["refused"] == 14 and espera["counts"] == {"curta": 0, "longa": 0}
+    # A third team of 10: hiding the smallest visible team (A, before C by name) leaves 19 people behind the
+    # suppressed teams, enough; C is shown.
+    link_c = h.add_link(team=TEAM_C)
+    for i in range(10):
+        _respond(h, link_c, "nao", "regular", 30 + i)
+    by_team = {x["name"]: x for x in h.client.get("/api/reports/questions?form_id=teste&by=team",
+                                                  headers=admin).json()["questions"]}
+    assert [(g["group"], g["suppressed"]) for g in by_team["nota"]["groups"]] == [
+        (TEAM_A, True), (TEAM_B, True), (TEAM_C, False)]
+    c = by_team["nota"]["groups"][2]
+    assert c["respondents"] == 10 and c["counts"] == {"bom": 0, "regular": 10, "ruim": 0}
+    assert by_team["idade"]["groups"][2]["stats"] == {"n": 10, "mean": 34.5, "median": 34.5, "min": 30, "max": 39}
     bad = h.client.get("/api/reports/questions?form_id=teste&by=name", headers=admin)
     assert bad.status_code == 400 and "municipality" in bad.json()["detail"]
     assert h.client.get("/api/reports/questions?form_id=nope&by=team", headers=admin).status_code == 404
+
+
+def test_complementary_suppression_hides_the_smallest_visible_group_until_enough_people_are_behind():
+    from transmodal.server.reports import suppressed_groups
+
+    people = {"a": set(range(12)), "b": set(range(12, 23)), "c": set(range(23, 26)), "d": set(range(30, 50))}
+    clinic_1 = {g: people[g] for g in "abc"}  # c (3 people) is small; b (11) is the smallest visible beside it
+    clinic_2 = {"d": people["d"]}
+    assert suppressed_groups(people, [clinic_1, clinic_2], 10) == {"b", "c"}
+    assert suppressed_groups(people, [], 10) == {"c"}  # no larger unit published: nothing to subtract from
+    assert suppressed_groups(people, [clinic_1], 2) == set()  # nobody small: nothing hidden
+    everyone_small = {"x": {1}, "y": {2}}
+    assert suppressed_groups(everyone_small, [everyone_small], 10) == {"x", "y"}
+    # a hidden group counted in two units (a team, its clinic and its municipality) is checked against both
+    muni = {**clinic_1, "d": people["d"]}
+    assert suppressed_groups(people, [clinic_1, muni], 10) == {"b", "c"}
 
 
 def test_overview_counts(h):

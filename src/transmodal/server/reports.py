@@ -3,6 +3,11 @@
 Suppression: a group (municipality, clinic or team) in which fewer than ``min_group_size`` people answered a
 question shows no numbers for that question, so nobody's answer can be picked out of a small team. Only
 sessions with consent to store answers exist at all (refusals are erased), so every answer counts.
+
+Complementary suppression: a clinic's figures minus those of its visible teams would give back a suppressed
+team's answers. So within every larger unit that contains the groups (the municipality of a clinic; the clinic
+and the municipality of a team), the people of the suppressed groups must number none or at least
+``min_group_size``; while they number fewer, the smallest visible group there is suppressed as well.
 """
 
 from __future__ import annotations
@@ -57,9 +62,9 @@ def _stats(values: list[int]) -> dict:
                                                                       "min": None, "max": None}
 
 
-def _group_entry(q, group: str, answers: list, min_size: int) -> dict:
+def _group_entry(q, group: str, answers: list, min_size: int, hidden: bool = False) -> dict:
     people = len({a.session_id for a in answers})
-    if people < min_size:
+    if hidden or people < min_size:
         return {"group": group, "respondents": None, "suppressed": True, "counts": None, "codes": None, "stats": None}
     values = [a.value for a in answers if a.code is None]
     codes = Counter(a.code for a in answers if a.code)
@@ -77,26 +82,53 @@ def _group_entry(q, group: str, answers: list, min_size: int) -> dict:
     return entry
 
 
+def suppressed_groups(people: dict[str, set], units: list[dict[str, set]], min_size: int) -> set[str]:
+    """Groups to suppress: those with fewer than ``min_size`` people, then, until none is left, the smallest visible
+    group of any unit (``{group: its people in the unit}``) whose suppressed groups hold 1 … min_size − 1 people."""
+    hidden = {g for g, p in people.items() if len(p) < min_size}
+    changed = True
+    while changed:
+        changed = False
+        for children in units:
+            behind = set().union(*(p for g, p in children.items() if g in hidden))
+            visible = sorted((len(people[g]), g) for g in children if g not in hidden)
+            if 0 < len(behind) < min_size and visible:
+                hidden.add(visible[0][1])
+                changed = True
+    return hidden
+
+
 def distribution(db: Session, form_id: str, by: str, min_size: int) -> dict:
     """Each question's answers counted per group, groups under ``min_size`` respondents suppressed."""
     if by not in GROUPS:
         raise ValueError(f"by must be one of {', '.join(GROUPS)}, got {by!r}")
     row = form_row(db, form_id)
     form = Form.from_dict(row.definition)
+    levels = list(GROUPS)
+    above = levels[: levels.index(by)]  # the larger units that contain a group of this level
     grouped: dict[tuple[str, str], list] = defaultdict(list)
+    # (question, larger level, its code) → group → sessions of that group inside it
+    inside: dict[tuple[str, str, str], dict[str, set]] = defaultdict(lambda: defaultdict(set))
     groups = set()
-    for a, g in db.execute(select(Answer, GROUPS[by]).join(QuizSession, Answer.session_id == QuizSession.id)
-                           .join(Link).where(Link.form_pk == row.id)):
+    for a, *codes in db.execute(select(Answer, *GROUPS.values()).join(QuizSession, Answer.session_id == QuizSession.id)
+                                .join(Link).where(Link.form_pk == row.id)):
+        path = dict(zip(levels, codes))
+        g = path[by]
         grouped[(a.question, g)].append(a)
         groups.add(g)
+        for level in above:
+            inside[(a.question, level, path[level])][g].add(a.session_id)
     questions = []
     for q in form.questions:
         if q.type == "note":
             continue
+        people = {g: {a.session_id for a in grouped[(q.name, g)]} for g in groups if grouped[(q.name, g)]}
+        units = [children for (name, _, _), children in inside.items() if name == q.name]
+        hidden = suppressed_groups(people, units, min_size)
         questions.append({"name": q.name, "label": q.label, "type": q.type,
                           "choices": [{"name": c.name, "label": c.label} for c in q.choices],
-                          "groups": [_group_entry(q, g, grouped[(q.name, g)], min_size) for g in sorted(groups)
-                                     if grouped[(q.name, g)]]})
+                          "groups": [_group_entry(q, g, grouped[(q.name, g)], min_size, g in hidden)
+                                     for g in sorted(people)]})
     return {"form_id": row.form_id, "by": by, "min_group_size": min_size, "questions": questions}
 
 
