@@ -8,6 +8,7 @@ public source on first use (the only place transmodal touches the network).
 from __future__ import annotations
 
 import os
+import re
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,4 +78,37 @@ def load_fsdd(folder: Path) -> list[dict]:
         items.append({"path": str(path), "text": EN_DIGITS[int(parts[0])], "speaker": parts[1], "index": int(parts[2])})
     if not items:
         raise FileNotFoundError(f"no WAV files in {root}; point --data at the FSDD folder under $TRANSMODAL_DATA")
+    return items
+
+
+_SPHINX_LINE = re.compile(r"^<s>\s*(.*?)\s*</s>\s*\((\S+)\)\s*$")
+
+
+def load_read_speech(folder: Path) -> list[dict]:
+    """The transcribed recordings of ``speech-en-real`` (one sub-folder per source and voice) as ``{"path", "text",
+    "speaker"}``: ``metadata.csv`` (LJSpeech: ``id|text|normalised text``), pocketsphinx ``*.transcription`` /
+    ``transcription`` lines (``<s> text </s> (id)``) and ``transcription.tsv`` (``file<TAB>text``). Texts are lower
+    case letters, apostrophes and single spaces; recordings that are missing or not WAV/FLAC are left out."""
+    items = []
+    for sub in sorted(d for d in folder.iterdir() if d.is_dir()):
+        pairs: list[tuple[str, str]] = []
+        for f in sorted(sub.iterdir()):
+            listed = f.suffix in (".csv", ".tsv", ".transcription") or f.name == "transcription"
+            lines = f.read_text(encoding="utf-8").splitlines() if listed and f.is_file() else []
+            for line in lines:
+                if f.name == "metadata.csv" and line.count("|") >= 2:
+                    name, _, text = line.split("|", 2)
+                    pairs.append((name + ".wav", text.split("|")[-1]))
+                elif (m := _SPHINX_LINE.match(line.strip())):
+                    pairs.append((m.group(2) + ".wav", m.group(1)))
+                elif f.suffix == ".tsv" and "\t" in line:
+                    name, text = line.split("\t")[:2]
+                    pairs.append((name, text))
+        for name, text in pairs:
+            path = sub / name
+            clean = " ".join(re.sub(r"[^a-z' ]+", " ", text.lower()).split())
+            if path.is_file() and path.suffix in (".wav", ".flac") and clean:
+                items.append({"path": str(path), "text": clean, "speaker": sub.name})
+    if not items:
+        raise FileNotFoundError(f"no transcribed recordings under {folder}")
     return items

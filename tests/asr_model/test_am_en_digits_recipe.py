@@ -1,6 +1,7 @@
 """The en-digits recipe end to end on a sliver of FSDD (2 steps): split, report, calibration, checkpoint."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -78,3 +79,30 @@ def test_every_speaker_training_needs_recordings_kept_back(tmp_path):
     assert r["train_speakers"] == ["george", "jackson", "lucas"]
     assert r["heldout_kind"].startswith("unheard recordings of the training speakers")
     assert {sp: v["n"] for sp, v in r["heldout"]["per_speaker"].items()} == {"george": 10, "jackson": 10, "lucas": 10}
+
+
+def test_read_speech_loader_reads_every_transcript_format(tmp_path):
+    import numpy as np
+    import soundfile
+
+    from transmodal.datasets import load_read_speech
+
+    def wav(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        soundfile.write(str(path), np.zeros(1600, dtype=np.float32), 16000)
+
+    lj, cards, jfk = tmp_path / "lj", tmp_path / "cards", tmp_path / "jfk"
+    wav(lj / "LJ1.wav")
+    (lj / "metadata.csv").write_text("LJ1|Printing, in 1840.|Printing, in eighteen forty.\nLJ2|no audio|no audio\n")
+    wav(cards / "001.wav")
+    (cards / "cards.transcription").write_text("<s> ten of clubs  </s> (001)\n")
+    wav(jfk / "jfk.wav")
+    (jfk / "transcription.tsv").write_text("jfk.wav\tAnd so, my fellow Americans!\nspeech.raw\tnot audio we read\n")
+    items = load_read_speech(tmp_path)
+    assert [(i["speaker"], Path(i["path"]).name, i["text"]) for i in items] == [
+        ("cards", "001.wav", "ten of clubs"), ("jfk", "jfk.wav", "and so my fellow americans"),
+        ("lj", "LJ1.wav", "printing in eighteen forty")]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError):
+        load_read_speech(empty)

@@ -33,7 +33,7 @@ from transmodal.asr.vocab import CharVocab
 from transmodal.recipes.common import start_run
 from transmodal.recipes.speech_common import calibrate, read_waves, train_ctc
 from transmodal.audio.synth.texts import EN_DIGITS
-from transmodal.datasets import dataset_dir, load_fsdd
+from transmodal.datasets import dataset_dir, load_fsdd, load_read_speech
 from transmodal.models.conformer import config as conformer_config
 from transmodal.recipes.en_digits_config import EnDigitsRecipe
 from transmodal.train import load_model
@@ -108,6 +108,8 @@ def run(recipe: EnDigitsRecipe) -> dict:
         valid_items = valid_items[::step]
     if recipe.synthetic_variants > 0:
         train_items = train_items + load_synthetic(recipe, out)
+    if recipe.read_speech_repeat > 0:
+        train_items = train_items + load_read_speech(dataset_dir(recipe.read_speech_data, download=False)) * recipe.read_speech_repeat
 
     vocab = CharVocab()
     train_waves, valid_waves = read_waves(train_items, recipe.sample_rate), read_waves(valid_items, recipe.sample_rate)

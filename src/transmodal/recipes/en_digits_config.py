@@ -17,6 +17,8 @@ class EnDigitsRecipe:
     synthetic_strings: int = 200  # digit strings (en_digit_texts) synthesised when synthetic_variants > 0
     synthetic_all_voices: bool = False  # also let the voices the synthesiser keeps for its own holdout speak training data
     n_mels: int = 80  # log-mel bands; SpecAugment's band mask scales with it (27 of 80)
+    read_speech_repeat: int = 0  # add the transcribed read speech of read_speech_data (4 more real voices), N times each
+    read_speech_data: str = "speech-en-real"
     model: str = "small"  # a name from transmodal.models.conformer.CONFIGS
     d_model: int = 144
     n_layers: int = 4
