@@ -1,12 +1,12 @@
 """The shipped fashion-vit: present, the `classify` default, and accurate on Fashion-MNIST test images."""
 
-import pytest
 import torch
 
 from transmodal.commands.classify import DEFAULT_MODEL, load_classifier
 from transmodal.hub import shipped_models
 from transmodal.models.vit import predict
-from transmodal.vision.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist
+from transmodal.vision.datasets import FASHION_MNIST_CLASSES
+from vision_testlib import fashion_test_or_skip
 
 
 def test_fashion_vit_is_shipped_and_is_the_classify_default():
@@ -16,10 +16,7 @@ def test_fashion_vit_is_shipped_and_is_the_classify_default():
 
 
 def test_shipped_fashion_vit_on_test_images():
-    try:
-        images, labels = load_fashion_mnist("test")
-    except FileNotFoundError:
-        pytest.skip("Fashion-MNIST is not available here")
+    images, labels = fashion_test_or_skip()
     model, _, _ = load_classifier("fashion-vit")
     x = images[:500].float().div(255.0)[:, None]
     probs = predict(model, x, 250)

@@ -2,14 +2,14 @@
 
 import math
 
-import pytest
 from PIL import Image
 
 from transmodal import cli
 from transmodal.commands.complete_image import DEFAULT_MODEL, _load
 from transmodal.hub import shipped_models
 from transmodal.recipes.pixel_gpt import evaluate_bpd, quantize_images
-from transmodal.vision.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist
+from transmodal.vision.datasets import FASHION_MNIST_CLASSES
+from vision_testlib import fashion_test_or_skip
 
 
 def test_pixel_gpt_is_shipped_and_is_the_complete_image_default():
@@ -20,10 +20,7 @@ def test_pixel_gpt_is_shipped_and_is_the_complete_image_default():
 
 
 def test_shipped_pixel_gpt_bits_per_dimension_on_test_images():
-    try:
-        images, labels = load_fashion_mnist("test")
-    except FileNotFoundError:
-        pytest.skip("Fashion-MNIST is not available here")
+    images, labels = fashion_test_or_skip()
     model, _, _ = _load("fashion-pixel-gpt")
     pixels = quantize_images(images[:200], list(model.config.palette))
     no_class = evaluate_bpd(model, pixels, None)
@@ -35,10 +32,7 @@ def test_shipped_pixel_gpt_bits_per_dimension_on_test_images():
 
 
 def test_complete_image_with_the_shipped_model_writes_a_grid(tmp_path):
-    try:
-        images, _ = load_fashion_mnist("test")
-    except FileNotFoundError:
-        pytest.skip("Fashion-MNIST is not available here")
+    images, _ = fashion_test_or_skip()
     src, out = tmp_path / "boot.png", tmp_path / "grid.png"
     Image.fromarray(images[0].numpy()).save(src)
     assert cli.main(["complete-image", str(src), "--keep-rows", "20", "--samples", "2", "--out", str(out), "--seed", "1"]) == 0

@@ -12,7 +12,7 @@ from transmodal.models.pixel_gpt import PixelGPT
 from transmodal.models.pixel_gpt import config as pixel_config
 from transmodal.models.vit import VisionTransformer, config
 from transmodal.train import save_model
-from transmodal.vision.datasets import FASHION_MNIST_CLASSES
+from transmodal.vision.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist
 
 
 def tiny_vit(seed: int = 0, **overrides) -> VisionTransformer:
@@ -23,6 +23,16 @@ def tiny_vit(seed: int = 0, **overrides) -> VisionTransformer:
         for p in model.head.parameters():
             p.normal_(0.0, 1.0)
     return model.eval()
+
+
+def fashion_test_or_skip() -> tuple[torch.Tensor, torch.Tensor]:
+    """Fashion-MNIST's test images and labels, or skip the calling test where the data set is not installed."""
+    import pytest
+
+    try:
+        return load_fashion_mnist("test")
+    except FileNotFoundError:
+        pytest.skip("Fashion-MNIST is not available here")
 
 
 def labels_json() -> str:

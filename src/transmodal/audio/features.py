@@ -57,15 +57,23 @@ def mel_to_hz(m):
     return 700.0 * ((10.0 ** (m / 2595.0)) - 1.0)
 
 
-def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, f_min: float = 0.0, f_max: float | None = None) -> Tensor:
-    """(n_mels, n_fft // 2 + 1) triangular filters on the HTK mel scale, peak 1, in float64."""
+def mel_edges(sample_rate: int, n_mels: int, f_min: float = 0.0, f_max: float | None = None) -> Tensor:
+    """The corners f_0 … f_{M+1} (M + 2,) of the mel bands, equally spaced in mel, in Hz, float64."""
     f_max = sample_rate / 2 if f_max is None else f_max
     if not 0 <= f_min < f_max <= sample_rate / 2:
         raise AudioError(f"mel filterbank needs 0 ≤ f_min < f_max ≤ sample_rate / 2 = {sample_rate / 2:g} Hz; "
                          f"got f_min={f_min}, f_max={f_max}")
-    mels = torch.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mels + 2, dtype=torch.float64)
-    edges = mel_to_hz(mels)                                                # f_0 … f_{M+1}
-    return triangles(edges, torch.arange(n_fft // 2 + 1, dtype=torch.float64) * sample_rate / n_fft)
+    return mel_to_hz(torch.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mels + 2, dtype=torch.float64))
+
+
+def bin_frequencies(sample_rate: int, n_fft: int) -> Tensor:
+    """f_k = k · f_s / n_fft for k = 0 … n_fft / 2, float64."""
+    return torch.arange(n_fft // 2 + 1, dtype=torch.float64) * sample_rate / n_fft
+
+
+def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, f_min: float = 0.0, f_max: float | None = None) -> Tensor:
+    """(n_mels, n_fft // 2 + 1) triangular filters on the HTK mel scale, peak 1, in float64."""
+    return triangles(mel_edges(sample_rate, n_mels, f_min, f_max), bin_frequencies(sample_rate, n_fft))
 
 
 def triangles(edges: Tensor, freqs: Tensor) -> Tensor:
@@ -113,10 +121,9 @@ class LogMel(nn.Module):
         self.n_mels = n_mels
         n = torch.arange(self.win_length, dtype=torch.float64)
         self.register_buffer("window", 0.5 - 0.5 * torch.cos(2 * math.pi * n / self.win_length), persistent=False)
-        self.register_buffer("filters", mel_filterbank(sample_rate, self.n_fft, n_mels, f_min, f_max), persistent=False)
-        f_max = sample_rate / 2 if f_max is None else f_max
-        self.register_buffer("edges", mel_to_hz(torch.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mels + 2,
-                                                               dtype=torch.float64)), persistent=False)
+        self.register_buffer("edges", mel_edges(sample_rate, n_mels, f_min, f_max), persistent=False)
+        self.register_buffer("bins", bin_frequencies(sample_rate, self.n_fft), persistent=False)
+        self.register_buffer("filters", triangles(self.edges, self.bins), persistent=False)
 
     def frame_lengths(self, lengths: Tensor) -> Tensor:
         """Number of whole frames in each of ``lengths`` samples: 1 + ⌊(N − W) / H⌋, or 0 when N < W."""
@@ -145,8 +152,7 @@ class LogMel(nn.Module):
         if warp is None:
             mel = power @ self.filters.to(dtype).T                                            # (B, T, M)
         else:
-            bins = torch.arange(power.shape[-1], dtype=torch.float64, device=wave.device) * self.sample_rate / self.n_fft
-            filters = triangles(self.edges, vtlp_warp(bins, warp.to(wave.device), self.sample_rate / 2))   # (B, M, K)
+            filters = triangles(self.edges, vtlp_warp(self.bins, warp.to(wave.device), self.sample_rate / 2))  # (B, M, K)
             mel = torch.einsum("btk,bmk->btm", power, filters.to(dtype))
         feats = mel.clamp(min=LOG_FLOOR).log()
         valid = torch.arange(n_frames, device=wave.device)[None, :] < frame_lengths[:, None]  # (B, T)

@@ -107,8 +107,8 @@ def distribution(db: Session, form_id: str, by: str, min_size: int) -> dict:
     levels = list(GROUPS)
     above = levels[: levels.index(by)]  # the larger units that contain a group of this level
     grouped: dict[tuple[str, str], list] = defaultdict(list)
-    # (question, larger level, its code) → group → sessions of that group inside it
-    inside: dict[tuple[str, str, str], dict[str, set]] = defaultdict(lambda: defaultdict(set))
+    # question → (larger level, its code) → group → sessions of that group inside it
+    inside: dict[str, dict[tuple[str, str], dict[str, set]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(set)))
     groups = set()
     for a, *codes in db.execute(select(Answer, *GROUPS.values()).join(QuizSession, Answer.session_id == QuizSession.id)
                                 .join(Link).where(Link.form_pk == row.id)):
@@ -117,14 +117,13 @@ def distribution(db: Session, form_id: str, by: str, min_size: int) -> dict:
         grouped[(a.question, g)].append(a)
         groups.add(g)
         for level in above:
-            inside[(a.question, level, path[level])][g].add(a.session_id)
+            inside[a.question][(level, path[level])][g].add(a.session_id)
     questions = []
     for q in form.questions:
         if q.type == "note":
             continue
         people = {g: {a.session_id for a in grouped[(q.name, g)]} for g in groups if grouped[(q.name, g)]}
-        units = [children for (name, _, _), children in inside.items() if name == q.name]
-        hidden = suppressed_groups(people, units, min_size)
+        hidden = suppressed_groups(people, list(inside[q.name].values()), min_size)
         questions.append({"name": q.name, "label": q.label, "type": q.type,
                           "choices": [{"name": c.name, "label": c.label} for c in q.choices],
                           "groups": [_group_entry(q, g, grouped[(q.name, g)], min_size, g in hidden)
