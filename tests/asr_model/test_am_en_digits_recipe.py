@@ -106,3 +106,11 @@ def test_read_speech_loader_reads_every_transcript_format(tmp_path):
     empty.mkdir()
     with pytest.raises(FileNotFoundError):
         load_read_speech(empty)
+
+
+def test_negative_repeat_counts_are_refused(tmp_path):
+    from transmodal.recipes.en_digits import run
+    from transmodal.recipes.en_digits_config import EnDigitsRecipe
+
+    with pytest.raises(ValueError, match="read_speech_repeat"):
+        run(EnDigitsRecipe(out=str(tmp_path), read_speech_repeat=-1))

@@ -81,6 +81,9 @@ def test_vtlp_training_refused_when_a_mel_band_is_one_fft_bin_wide():
     with pytest.raises(ValueError, match="two FFT bins"):
         narrow.train()(w)
     SpeechRecognizer(replace(cfg, vtlp=0.1, n_mels=40, sample_rate=8000)).train()(w)
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="vtlp"):
+            SpeechRecognizer(replace(cfg, vtlp=bad))
 
 
 def test_batch_equals_one_at_a_time(tmp_path):

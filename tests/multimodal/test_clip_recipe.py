@@ -55,6 +55,9 @@ def test_fashion_recipe_runs_on_a_few_pictures(tmp_path):
 def test_unknown_data_is_refused(tmp_path):
     with pytest.raises(ValueError, match="scenes"):
         run(ClipRecipe(out=str(tmp_path), data="cifar"))
+    for share in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="extra-colour-share"):
+            run(ClipRecipe(out=str(tmp_path), data="scenes", extra_colour_share=share))
 
 
 def test_zero_shot_command_prints_one_distribution_per_image(scenes_run, tmp_path, capsys):

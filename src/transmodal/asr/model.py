@@ -61,6 +61,8 @@ class SpeechRecognizer(nn.Module):
         enc_cfg = dict(c.encoder_config)
         enc_cfg["n_mels"] = c.n_mels
         c.encoder_config = enc_cfg
+        if not 0 <= c.vtlp < 1:
+            raise ValueError(f"vtlp={c.vtlp} must lie in [0, 1): the warp factors are 1 ± vtlp (0.1 is usual; 0 = off)")
         self.frontend = LogMel(c.sample_rate, c.n_mels)
         # VTLP needs every band at least two FFT bins wide: a narrower one can fall between the warped bins and come
         # out empty (log floor), an artefact training would learn and evaluation never shows. Checked when training.

@@ -90,6 +90,9 @@ def evaluate_split(transcriber: Transcriber, items: list[dict], waves: list[torc
 
 def run(recipe: EnDigitsRecipe) -> dict:
     """Train, evaluate on the held-out speaker(s), calibrate, write ``report.json`` in ``recipe.out``."""
+    if recipe.read_speech_repeat < 0 or recipe.synthetic_variants < 0:
+        raise ValueError(f"read_speech_repeat={recipe.read_speech_repeat} and synthetic_variants="
+                         f"{recipe.synthetic_variants} must be >= 0 (0 = none)")
     out = start_run(recipe.out, recipe.threads)
     train_speakers = {s.strip() for s in recipe.train_speakers.split(",") if s.strip()}
     items = load_fsdd(dataset_dir(recipe.data, download=False))
