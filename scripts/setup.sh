@@ -5,13 +5,29 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=$(grep -v '^\s*#' scripts/debian-packages.txt | xargs || true)
-if [ -n "$pkgs" ]; then
-  missing=$(for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+missing_of() { for p in $(grep -v '^\s*#' "$1" | xargs); do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done; }
+
+missing=$(missing_of scripts/debian-packages.txt)
+if [ -n "$missing" ]; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing
+fi
+
+# MBROLA voices (Debian contrib/non-free, non-commercial licence): skipped with TRANSMODAL_NO_MBROLA=1, and
+# anywhere but Debian. They need the contrib and non-free sections, added as a source of their own.
+if [ "${TRANSMODAL_NO_MBROLA:-0}" != "1" ] && [ -r /etc/os-release ] && grep -q '^ID=debian' /etc/os-release; then
+  missing=$(missing_of scripts/debian-packages-nonfree.txt)
   if [ -n "$missing" ]; then
-    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
+    list=/etc/apt/sources.list.d/transmodal-contrib-non-free.sources
+    if [ ! -f "$list" ]; then
+      printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: %s\nComponents: contrib non-free\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+        "$codename" | $SUDO tee "$list" >/dev/null
+    fi
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing \
+      || echo "setup: the MBROLA voices could not be installed; pt-quiz evaluates without br4 and recipes use the other voices" >&2
   fi
 fi
 

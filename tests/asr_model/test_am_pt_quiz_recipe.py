@@ -23,10 +23,38 @@ def report(tmp_path_factory):
 def test_holdout_voices_never_trained_on(report):
     out, r = report
     assert json.loads((out / "report.json").read_text()) == json.loads(json.dumps(r))
-    assert r["holdout_voices"] == ["espeak-ng:pt-br+f4", "espeak-ng:pt-br+m6"]
+    expected = ["espeak-ng:pt-br+f4", "espeak-ng:pt-br+m6"] + (["espeak-ng:mb-br4"] if mbrola_br4_installed() else [])
+    assert r["holdout_voices"] == sorted(expected)
     train_voices = {json.loads(line)["voice"] for line in (out / "corpus-train" / "train.jsonl").read_text().splitlines()}
     assert train_voices and not train_voices & set(r["holdout_voices"])
-    assert r["holdout_utterances"] == 12 * 2  # 12 texts × 2 holdout voices × 1 variant
+    assert r["holdout_utterances"] == 12 * len(expected)  # 12 texts × the holdout voices × 1 variant
+
+
+def mbrola_br4_installed() -> bool:
+    from transmodal.audio.synth import EspeakNG
+
+    return "mb-br4" in EspeakNG().voices()
+
+
+def test_uninstalled_mbrola_holdout_voice_is_skipped_with_a_note(monkeypatch, capsys):
+    from transmodal.audio.synth import EspeakNG
+    from transmodal.recipes.pt_quiz import installed_holdout_voices
+
+    monkeypatch.setattr(EspeakNG, "voices", lambda self, language=None: ["pt-br", "pt-br+f4"])
+    monkeypatch.setattr(EspeakNG, "available", lambda self: True)
+    assert installed_holdout_voices(" pt-br+f4 , espeak-ng:mb-br4,flite:slt") == ["espeak-ng:pt-br+f4", "flite:slt"]
+    assert "mb-br4 is not installed (Debian packages mbrola, mbrola-br4)" in capsys.readouterr().err
+
+
+def test_results_per_held_out_voice(report):
+    _, r = report
+    for cond in r["heldout"].values():
+        per_voice = cond["per_voice"]
+        assert sorted(per_voice) == r["holdout_voices"]
+        for name in ("yes_no", "likert"):
+            n = sum(v[name]["n"] for v in per_voice.values())
+            right = sum(v[name]["accuracy"] * v[name]["n"] for v in per_voice.values())
+            assert n == cond[name]["n"] and abs(right / n - cond[name]["accuracy"]) < 1e-9
 
 
 def test_every_condition_and_answer_set_reported(report):
@@ -34,7 +62,8 @@ def test_every_condition_and_answer_set_reported(report):
     assert set(r["heldout"]) == {"clean", "telephone", "noisy"}
     for cond in r["heldout"].values():
         # the first 12 texts are the 7 yes/no answers then 5 Likert ones
-        assert cond["yes_no"]["n"] == 7 * 2 and cond["likert"]["n"] == 5 * 2 and cond["numbers"]["n"] == 0
+        voices = len(r["holdout_voices"])
+        assert cond["yes_no"]["n"] == 7 * voices and cond["likert"]["n"] == 5 * voices and cond["numbers"]["n"] == 0
         assert 0.0 <= cond["yes_no"]["accuracy"] <= 1.0
     assert r["calibration"]["temperature"] > 0
 
@@ -66,6 +95,8 @@ def test_markdown_tables_carry_the_report_numbers(report):
     yes_no = r["heldout"]["telephone"]["yes_no"]
     assert f"{100 * yes_no['accuracy']:.1f}% (n={yes_no['n']})" in table.splitlines()[2].split("|")[3]
     assert [line.split("|")[1].strip() for line in table.splitlines()[2:6]] == ["yes_no", "likert", "frequency", "numbers"]
+    voice_rows = {line.split("|")[1].strip(): line for line in table.splitlines()[10:]}
+    assert sorted(voice_rows) == r["holdout_voices"]
     row = comparison_markdown({"conformer": r, "other": r}).splitlines()[2]
     clean = r["heldout"]["clean"]
     worst_clean = min(clean[s]["accuracy"] for s in ("yes_no", "likert", "frequency", "numbers") if clean[s]["n"])

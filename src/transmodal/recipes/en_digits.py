@@ -55,7 +55,8 @@ def load_synthetic(recipe: EnDigitsRecipe, out: Path) -> list[dict]:
     from transmodal.audio.synth import CorpusSpec, build_corpus, en_digit_texts, read_manifest
 
     spec = CorpusSpec(out_dir=str(out / "synthetic"), texts=en_digit_texts(recipe.synthetic_strings, seed=recipe.seed),
-                      language="en", variants=recipe.synthetic_variants, holdout_variants=0, sample_rate=recipe.sample_rate,
+                      language="en", voices=[v.strip() for v in recipe.synthetic_voices.split(",") if v.strip()] or None,
+                      variants=recipe.synthetic_variants, holdout_variants=0, sample_rate=recipe.sample_rate,
                       holdout_voices=[] if recipe.synthetic_all_voices else None,
                       seed=recipe.seed, progress=recipe.progress)
     manifest = build_corpus(spec)

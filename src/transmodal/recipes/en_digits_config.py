@@ -15,6 +15,8 @@ class EnDigitsRecipe:
     # (needed when every speaker trains; the report then measures unheard recordings of heard voices)
     synthetic_variants: int = 0  # utterances per digit string in the synthetic corpus (0 = no synthetic data)
     synthetic_strings: int = 200  # digit strings (en_digit_texts) synthesised when synthetic_variants > 0
+    synthetic_voices: str = ""  # comma-separated "engine:voice" training voices; "" = the synthesiser's English defaults,
+    # and "default" among them stands for those (e.g. "default,espeak-ng:mb-us1" adds MBROLA us1)
     synthetic_all_voices: bool = False  # also let the voices the synthesiser keeps for its own holdout speak training data
     n_mels: int = 80  # log-mel bands; SpecAugment's band mask scales with it (27 of 80)
     read_speech_repeat: int = 0  # add the transcribed read speech of read_speech_data (4 more real voices), N times each

@@ -44,6 +44,26 @@ CONDITIONS = ("clean", "telephone", "noisy")
 NOISES = ("white", "pink", "babble")
 
 
+def installed_holdout_voices(voices: str) -> list[str]:
+    """The comma-separated holdout voices, without the MBROLA ones that are not installed (with a note on stderr:
+    ``scripts/setup.sh`` installs them unless ``TRANSMODAL_NO_MBROLA=1``). Other missing voices fail later, clearly."""
+    import sys
+
+    from transmodal.audio.synth import EspeakNG, Voice
+
+    out = []
+    for v in (v.strip() for v in voices.split(",") if v.strip()):
+        voice = Voice.parse(v)
+        if voice.engine == "espeak-ng" and voice.name.startswith("mb-"):
+            engine = EspeakNG()
+            if not engine.available() or voice.name not in engine.voices():
+                print(f"pt-quiz: holdout voice {v} is not installed (Debian packages mbrola, mbrola-"
+                      f"{voice.name.removeprefix('mb-').split('-')[0]}); evaluating without it", file=sys.stderr)
+                continue
+        out.append(str(voice))
+    return out
+
+
 def build_corpora(recipe: PtQuizRecipe, out: Path) -> tuple[list[dict], list[dict]]:
     """(training utterances, holdout-voice utterances) as ``{"path", "text", "voice"}``, synthesised once under ``out``
     (or ``recipe.corpus``)."""
@@ -52,7 +72,7 @@ def build_corpora(recipe: PtQuizRecipe, out: Path) -> tuple[list[dict], list[dic
     texts = generate_texts(recipe.texts)
     if recipe.limit_texts:
         texts = texts[: recipe.limit_texts]
-    holdout = [v.strip() for v in recipe.holdout_voices.split(",") if v.strip()]
+    holdout = installed_holdout_voices(recipe.holdout_voices)
     out = Path(recipe.corpus) if recipe.corpus else out
     train_spec = CorpusSpec(out_dir=str(out / "corpus-train"), texts=texts, language="pt-br", holdout_voices=holdout,
                             variants=recipe.variants, holdout_variants=0, seed=recipe.seed, workers=recipe.workers,
@@ -146,29 +166,43 @@ def online_augment(p_telephone: float, p_noise: float):
 
 def evaluate(transcriber: Transcriber, items: list[dict], waves: list[torch.Tensor], sets: dict[str, list[str]] = ANSWER_SETS,
              free: bool = True) -> dict:
-    """Per answer set: closed-set accuracy (and scores for calibration); free-decoding exact match overall."""
+    """Per answer set: closed-set accuracy (and scores for calibration); free-decoding exact match overall; the same
+    accuracies per voice under ``per_voice`` when the items name more than one voice."""
     lps = transcriber.log_probs(waves)
     out: dict = {"n": len(items)}
+    voices = sorted({it.get("voice", "") for it in items})
+    per_voice: dict[str, dict] = {v: {} for v in voices}
     if free:
         exact = [transcriber._free(lp, 1)[0] == it["text"] for it, lp in zip(items, lps)]
         out["free_exact_match"] = sum(exact) / max(len(exact), 1)
+        for v in voices:
+            mine = [e for e, it in zip(exact, items) if it.get("voice", "") == v]
+            per_voice[v]["free_exact_match"] = sum(mine) / max(len(mine), 1)
     all_scores, all_correct = [], []
     for name, answers in sets.items():
         scorer = ClosedSetScorer(answers, transcriber.vocab)
         idx = [i for i, it in enumerate(items) if it["text"] in answers]
         right, errors = 0, {}
+        right_by_voice = {v: [0, 0] for v in voices}
         for i in idx:
             s = scorer.scores(lps[i][None], torch.tensor([lps[i].shape[0]]))[0]
             y = answers.index(items[i]["text"])
             all_scores.append(s)
             all_correct.append(y)
+            tally = right_by_voice[items[i].get("voice", "")]
+            tally[1] += 1
             if int(s.argmax()) == y:
                 right += 1
+                tally[0] += 1
             else:
                 key = f"{items[i]['text']} → {answers[int(s.argmax())]}"
                 errors[key] = errors.get(key, 0) + 1
         out[name] = {"n": len(idx), "accuracy": right / max(len(idx), 1),
                      "errors": dict(sorted(errors.items(), key=lambda kv: -kv[1])[:10])}
+        for v, (r, n) in right_by_voice.items():
+            per_voice[v][name] = {"n": n, "accuracy": r / max(n, 1)}
+    if len(voices) > 1:
+        out["per_voice"] = per_voice
     out["_scores"], out["_correct"] = all_scores, all_correct
     return out
 
@@ -243,13 +277,25 @@ def run(recipe: PtQuizRecipe) -> dict:
 
 
 def report_markdown(report: dict) -> str:
-    """The held-out results of one run as a Markdown table: answer sets × conditions (accuracy, n)."""
+    """The held-out results of one run as a Markdown table: answer sets × conditions (accuracy, n); then, when the
+    held-out voices are several, the worst answer set of each voice per condition."""
     lines = ["| answer set | " + " | ".join(CONDITIONS) + " |", "| --- |" + " --- |" * len(CONDITIONS)]
     for name in ANSWER_SETS:
         cells = [f"{100 * report['heldout'][c][name]['accuracy']:.1f}% (n={report['heldout'][c][name]['n']})" for c in CONDITIONS]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     cells = [f"{100 * report['heldout'][c]['free_exact_match']:.1f}%" for c in CONDITIONS]
     lines.append("| free decoding, exact match (all texts) | " + " | ".join(cells) + " |")
+    voices = report["heldout"][CONDITIONS[0]].get("per_voice", {})
+    if voices:
+        lines += ["", "| held-out voice | " + " | ".join(f"worst set, {c}" for c in CONDITIONS) + " |",
+                  "| --- |" + " --- |" * len(CONDITIONS)]
+        for v in voices:
+            cells = []
+            for c in CONDITIONS:
+                r = report["heldout"][c]["per_voice"][v]
+                name = min((s for s in ANSWER_SETS if r[s]["n"]), key=lambda s: r[s]["accuracy"])
+                cells.append(f"{100 * r[name]['accuracy']:.1f}% ({name})")
+            lines.append(f"| {v} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

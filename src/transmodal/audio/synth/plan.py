@@ -36,6 +36,7 @@ DEFAULT_VOICES = {
            "festival": ("kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts")},
     "pt-br": {"espeak-ng": ("pt-br", "mb-br1", "mb-br2", "mb-br3", "mb-br4")},
 }
+DEFAULT_TOKEN = "default"  # in CorpusSpec.voices: the language's installed default voices
 # Voices kept for evaluation by default: a distinct speaker per engine where the engine has one.
 DEFAULT_HOLDOUT = {
     "en": ("festival:ked_diphone", "flite:awb", "espeak-ng:en-gb-scotland+f4"),
@@ -49,8 +50,9 @@ class CorpusSpec:
 
     ``texts``: a list of strings or a generator name (``"en-digits"``, ``"pt-quiz"``). ``voices`` /
     ``holdout_voices``: ``"engine:voice"`` strings (a bare name means espeak-ng); ``None`` picks the
-    installed defaults for the texts' language (:data:`DEFAULT_VOICES`, :data:`DEFAULT_HOLDOUT`); a
-    holdout voice is removed from the training voices. Each text gets ``variants`` training utterances
+    installed defaults for the texts' language (:data:`DEFAULT_VOICES`, :data:`DEFAULT_HOLDOUT`), and the
+    entry ``"default"`` in ``voices`` stands for those defaults (``["default", "espeak-ng:mb-us1"]`` adds a
+    voice to them); a holdout voice is removed from the training voices. Each text gets ``variants`` training utterances
     (voices drawn without replacement) and ``holdout_variants`` utterances per holdout voice.
     """
 
@@ -148,7 +150,9 @@ def resolve_voices(spec: CorpusSpec, engines: dict[str, TTSEngine] | None = None
     if spec.voices is None:
         train = _default_voices(language, engines)
     else:
-        train = [str(Voice.parse(v)) for v in spec.voices]
+        if DEFAULT_TOKEN in spec.voices and language not in DEFAULT_VOICES:
+            raise ValueError(f"voices={spec.voices}: 'default' needs a language with default voices ({', '.join(DEFAULT_VOICES)})")
+        train = [w for v in spec.voices for w in (_default_voices(language, engines) if v == DEFAULT_TOKEN else [str(Voice.parse(v))])]
     train = [v for v in dict.fromkeys(train) if v not in set(holdout)]
     for v in train:
         check_training_voice(v)  # MBROLA br4 is evaluation-only, explicitly
