@@ -1,5 +1,6 @@
-"""Batch augmentation: each output is a window of the padded image / a mirror / one erased rectangle."""
+"""Batch augmentation: each output is a window of the padded image / a mirror / one erased rectangle / a mix of two images."""
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -43,3 +44,46 @@ def test_random_erasing_changes_one_rectangle_per_image():
         assert bool(box.all()) and int(changed.sum()) == box.numel()  # exactly a filled rectangle
         assert 0.0 <= float(out[i].max()) <= 1.0
     assert torch.equal(random_erasing(x, p=0.0), x)
+
+
+def test_mixup_is_the_convex_combination_with_the_reversed_batch():
+    from transmodal.vision.augment import mixup
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(4, 1, 6, 6, generator=g)
+    y = torch.tensor([0, 1, 2, 3])
+    mixed, soft, lam = mixup(x, y, 5, alpha=0.8, generator=g)
+    assert 0.0 < lam < 1.0
+    torch.testing.assert_close(mixed, lam * x + (1 - lam) * x.flip(0))
+    assert soft.shape == (4, 5)
+    torch.testing.assert_close(soft.sum(1), torch.ones(4))
+    assert float(soft[0, 0]) == pytest.approx(lam) and float(soft[0, 3]) == pytest.approx(1 - lam)
+
+
+def test_cutmix_pastes_one_box_and_weighs_labels_by_its_area():
+    from transmodal.vision.augment import cutmix
+
+    x = torch.stack([torch.full((1, 10, 10), float(i)) for i in range(3)])  # image i is all i
+    y = torch.tensor([0, 1, 2])
+    for seed in range(20):
+        out, soft, lam = cutmix(x, y, 3, alpha=1.0, generator=torch.Generator().manual_seed(seed))
+        pasted = (out[0] == 2.0).float().mean()  # image 0's partner is image 2
+        assert float(pasted) == pytest.approx(1 - lam)
+        assert torch.equal(out[1], x[1])  # the middle image is its own partner
+        ys, xs = torch.nonzero(out[0, 0] == 2.0, as_tuple=True)
+        if ys.numel():  # the pasted region is one rectangle
+            assert ys.numel() == (ys.max() - ys.min() + 1) * (xs.max() - xs.min() + 1)
+        assert float(soft[0, 0]) == pytest.approx(lam) and float(soft[0, 2]) == pytest.approx(1 - lam)
+
+
+def test_mix_batch_off_gives_one_hot_labels_and_is_reproducible():
+    from transmodal.vision.augment import mix_batch
+
+    x, y = torch.rand(8, 1, 4, 4), torch.arange(8) % 3
+    same, soft = mix_batch(x, y, 3, p=0.0)
+    assert same is x and torch.equal(soft, torch.nn.functional.one_hot(y, 3).float())
+    a = mix_batch(x, y, 3, p=1.0, generator=torch.Generator().manual_seed(3))
+    b = mix_batch(x, y, 3, p=1.0, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) and not torch.equal(a[0], x)
+    with pytest.raises(ValueError, match="must lie in"):
+        mix_batch(x, y, 3, p=1.5)

@@ -51,6 +51,21 @@ def test_epochs_are_reproducible_and_augmented(data):
     assert len(set(train.tolist()) | set(valid.tolist())) == 100 and len(valid) == 10
 
 
+def test_mixed_batches_carry_label_distributions_and_train(data, tmp_path):
+    images = torch.randint(0, 256, (16, 28, 28), dtype=torch.uint8)
+    labels = torch.arange(16) % 10
+    mixed = FashionViTRecipe(batch_size=8, mix_prob=1.0)
+    batches = list(epoch_batches(images, labels, mixed, 0))
+    for x, y in batches:
+        assert y.shape == (8, 10) and torch.allclose(y.sum(1), torch.ones(8))
+        assert ((y > 0).sum(1) <= 2).all()  # two images at most in each picture
+    report = run_vit(FashionViTRecipe(out=str(tmp_path), model="micro", limit=64, batch_size=32, max_steps=2, valid_size=32,
+                                      test_limit=32, mix_prob=1.0, threads=1, progress=False))
+    assert 0.0 <= report["test"]["accuracy"] <= 1.0 and report["recipe"]["mix_prob"] == 1.0
+    with pytest.raises(ValueError, match="mix_prob=2"):
+        run_vit(FashionViTRecipe(out=str(tmp_path / "bad"), mix_prob=2.0))
+
+
 def test_activation_memory_grows_with_the_number_of_tokens():
     from transmodal.models.vit import VisionTransformer, config
 

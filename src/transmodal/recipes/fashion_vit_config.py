@@ -20,6 +20,10 @@ class FashionViTRecipe:
     crop_padding: int = 2  # random crop: pad by this many pixels, cut 28×28 back out (0 = off)
     hflip: bool = True  # random horizontal flip
     erasing: float = 0.25  # probability of random erasing per image (0 = off)
+    mix_prob: float = 0.0  # probability that a batch is mixed: CutMix or mixup (0 = off; timm's DeiT recipe uses 1.0)
+    mixup_alpha: float = 0.8  # λ ~ Beta(α, α) for mixup
+    cutmix_alpha: float = 1.0  # λ ~ Beta(α, α) for CutMix
+    cutmix_prob: float = 0.5  # of the mixed batches, the share mixed by CutMix (the rest by mixup)
     drop_path: float = -1.0  # stochastic depth of the last block; -1 = the model config's value
     valid_size: int = 5000  # training images held out for validation (model selection)
     eval_every_epochs: int = 1

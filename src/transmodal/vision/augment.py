@@ -7,6 +7,15 @@ r"""Batch-wise image augmentation on (B, C, H, W) tensors, each image with its o
   al. 2017): its area is a fraction s ~ U(s_min, s_max) of the image and its aspect ratio r has a
   log-uniform law on [r_min, r_max]; h = √(s·H·W·r), w = √(s·H·W / r), clipped to the image.
 
+Mixing images of a batch (label-mixing regularisers; the labels become distributions over the K classes):
+
+* :func:`mixup` (Zhang et al. 2018) — x̃ = λ·x_i + (1 − λ)·x_j, ỹ = λ·y_i + (1 − λ)·y_j with λ ~ Beta(α, α)
+  and j the batch read backwards (one λ per batch).
+* :func:`cutmix` (Yun et al. 2019) — paste a box of x_j into x_i; the box has area (1 − λ)·HW, aspect
+  ratio that of the image, a uniformly random centre, and is clipped to the image; λ is then recomputed
+  from the box actually pasted, λ = 1 − (box area)/(HW), and ỹ = λ·y_i + (1 − λ)·y_j.
+* :func:`mix_batch` — one of the two per batch (``cutmix_prob``), with probability ``p``.
+
 All draws come from the ``generator`` passed in, so a seeded generator gives reproducible batches
 (the recipes seed one per epoch, which is what lets training resume exactly).
 """
@@ -67,3 +76,61 @@ def random_erasing(
     mask = (inside & apply[:, None, None])[:, None]  # (B, 1, H, W)
     noise = torch.rand(x.shape, generator=generator, device=dev, dtype=x.dtype)
     return torch.where(mask, noise, x)
+
+
+def _beta(alpha: float, generator: torch.Generator | None) -> float:
+    """λ ~ Beta(α, α), drawn from ``generator`` (torch's Beta takes no generator: its seed comes from one draw)."""
+    import numpy as np
+
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+    return float(np.random.default_rng(seed).beta(alpha, alpha))
+
+
+def _partners(y: Tensor, num_classes: int) -> tuple[Tensor, Tensor]:
+    """One-hot (or already soft) labels ``y`` as (B, K) floats, and those of each image's partner (the batch reversed)."""
+    soft = F.one_hot(y, num_classes).float() if y.ndim == 1 else y.float()
+    return soft, soft.flip(0)
+
+
+def mixup(x: Tensor, y: Tensor, num_classes: int, alpha: float = 0.8,
+          generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, float]:
+    """(images, labels) → (mixed images, (B, K) soft labels, λ); partners are the batch reversed."""
+    if alpha <= 0:
+        raise ValueError(f"mixup alpha={alpha} must be > 0")
+    lam = _beta(alpha, generator)
+    soft, other = _partners(y, num_classes)
+    return lam * x + (1.0 - lam) * x.flip(0), lam * soft + (1.0 - lam) * other, lam
+
+
+def cutmix(x: Tensor, y: Tensor, num_classes: int, alpha: float = 1.0,
+           generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, float]:
+    """(images, labels) → (images with a box of their partner's pasted in, (B, K) soft labels, λ of the box pasted)."""
+    if alpha <= 0:
+        raise ValueError(f"cutmix alpha={alpha} must be > 0")
+    b, _, h, w = x.shape
+    lam = _beta(alpha, generator)
+    cut = math.sqrt(1.0 - lam)
+    bh, bw = round(h * cut), round(w * cut)
+    cy = int(torch.randint(0, h, (1,), generator=generator))
+    cx = int(torch.randint(0, w, (1,), generator=generator))
+    top, bottom = max(cy - bh // 2, 0), min(cy - bh // 2 + bh, h)
+    left, right = max(cx - bw // 2, 0), min(cx - bw // 2 + bw, w)
+    out = x.clone()
+    out[:, :, top:bottom, left:right] = x.flip(0)[:, :, top:bottom, left:right]
+    lam = 1.0 - (bottom - top) * (right - left) / (h * w)
+    soft, other = _partners(y, num_classes)
+    return out, lam * soft + (1.0 - lam) * other, lam
+
+
+def mix_batch(x: Tensor, y: Tensor, num_classes: int, p: float, mixup_alpha: float = 0.8, cutmix_alpha: float = 1.0,
+              cutmix_prob: float = 0.5, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """With probability ``p`` mix the batch (CutMix with probability ``cutmix_prob``, else mixup); labels always come
+    back as (B, K) distributions, one-hot when the batch was not mixed."""
+    if not 0 <= p <= 1 or not 0 <= cutmix_prob <= 1:
+        raise ValueError(f"mixing probabilities p={p} and cutmix_prob={cutmix_prob} must lie in [0, 1]")
+    draw = torch.rand(2, generator=generator)
+    if float(draw[0]) >= p:
+        return x, _partners(y, num_classes)[0]
+    if float(draw[1]) < cutmix_prob:
+        return cutmix(x, y, num_classes, cutmix_alpha, generator)[:2]
+    return mixup(x, y, num_classes, mixup_alpha, generator)[:2]
