@@ -25,20 +25,19 @@ from __future__ import annotations
 
 import json
 import random
-import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from transmodal.recipes.common import start_run
+from transmodal.recipes.common import fit_and_load_best, start_run
 from transmodal.models.bert import BertBase, BertClassifier, BertSpanExtractor, BertTagger, best_spans
 from transmodal.recipes.bert_finetune_config import BertFinetuneRecipe
 from transmodal.text.machado import PERIODS, Work, name_tags, period_examples, read_works, sentence_pairs, speaker_examples, split_works
 from transmodal.text.masking import IGNORE_INDEX
 from transmodal.text.wordpiece import PAD_ID, SEP_ID, WordPieceTokenizer
-from transmodal.train import Trainer, TrainConfig, load_model
+from transmodal.train import Trainer, TrainConfig
 
 TASKS = ("period", "pairs", "names", "speaker")
 QUESTION = "quem fala?"
@@ -245,13 +244,14 @@ def run(recipe: BertFinetuneRecipe) -> dict:
             eval_fn=lambda m: evaluate(recipe.task, m, valid_batches) if valid_batches else {metric: 0.0},
             extra_files={WordPieceTokenizer.FILENAME: tok.to_json()},
         )
-        t0 = time.time()
-        summary = trainer.fit()
-        seconds = time.time() - t0
-        best = load_model(run_dir / "best") if (run_dir / "best" / "config.json").is_file() else model.eval()
-        test = evaluate(recipe.task, best.to(trainer.device), test_batches)
+        best, seconds, summary = fit_and_load_best(trainer, model, run_dir)
+        if best is None:
+            continue  # another rank of a torchrun job: it still takes part in the next init's fit
+        test = evaluate(recipe.task, best, test_batches)
         results[init] = {k: round(v, 4) if isinstance(v, float) else v for k, v in test.items()} | {
             "lr": lr, "train_seconds_this_run": round(seconds, 1), "train_seconds_total": summary.get("elapsed_s")}
+    if not results:
+        return {}  # another rank of a torchrun job
 
     report = {
         "recipe": asdict(recipe),

@@ -40,13 +40,13 @@ from dataclasses import asdict
 import torch
 import torch.nn.functional as F
 
-from transmodal.recipes.common import build_once, start_run
+from transmodal.recipes.common import build_once, fit_and_load_best, start_run
 from transmodal.models.gpt import GPT, config, generate
 from transmodal.recipes.gpt_pretrain_config import GptPretrainRecipe
 from transmodal.text import Tokenizer
 from transmodal.text.bytebpe import decode_exact, train_byte_bpe
 from transmodal.text.machado import PERIODS, Work, period_examples, read_works, sentence_pairs, speaker_examples, split_works
-from transmodal.train import Trainer, TrainConfig, distributed, load_model
+from transmodal.train import Trainer, TrainConfig
 
 TASKS = ("continua", "quem fala", "época")
 MAX_INPUT_CHARS = 400
@@ -203,13 +203,11 @@ def run(recipe: GptPretrainRecipe) -> dict:
         train_batches=lambda epoch: window_batches(stream, recipe.context, recipe.batch_size, torch.Generator().manual_seed(recipe.seed * 100003 + epoch)),
         loss_fn=lm_loss, eval_fn=evaluate, extra_files={Tokenizer.FILENAME: tok.to_json()},
     )
-    t0 = time.time()
-    summary = trainer.fit()
-    train_seconds = time.time() - t0
-    if not distributed.is_main_process():
-        return {}
+    best, train_seconds, summary = fit_and_load_best(trainer, model, out)
+    if best is None:
+        return {}  # another rank of a torchrun job
+    best.to("cpu")  # the test below runs on the CPU: answer() and generate() build their prompts there
 
-    best = load_model(out / "best") if (out / "best" / "config.json").is_file() else model.eval()
     t = time.time()
     texts = [work_text(w) for w in splits["test"]]
     test_streams = [torch.cat([torch.tensor([tok.eos_id]), build_stream([x], tok)[:-1]]) for x in texts]  # </s> text

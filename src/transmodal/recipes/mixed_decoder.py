@@ -44,7 +44,7 @@ import torch
 import torch.nn.functional as F
 
 from transmodal.models.mixed_decoder import BOI, BOS, EOI, PAD, MixedDecoder, config, draw_images, image_slots
-from transmodal.recipes.common import fashion_mnist_splits, start_run, to_float
+from transmodal.recipes.common import fashion_mnist_splits, fit_and_load_best, start_run, to_float
 from transmodal.recipes.mixed_decoder_config import MixedDecoderRecipe
 from transmodal.train import Trainer, TrainConfig, load_model
 from transmodal.vision.datasets import FASHION_MNIST_CLASSES
@@ -247,12 +247,12 @@ def run(recipe: MixedDecoderRecipe) -> dict:
     )
     trainer = Trainer(model, train_cfg, train_batches=epoch_batches, loss_fn=loss_fn,
                       eval_fn=(lambda m: image_nll(m, valid_batches)) if has_valid else None)
-    t1 = time.time()
-    if not recipe.evaluate_only:
-        trainer.fit()
-    train_seconds = time.time() - t1
-
-    best = load_model(out / "best") if (out / "best" / "config.json").is_file() else model.eval()
+    if recipe.evaluate_only:  # nothing to fit: test the checkpoint checked above
+        best, train_seconds = load_model(out / "best"), 0.0
+    else:
+        best, train_seconds, _ = fit_and_load_best(trainer, model, out)
+        if best is None:
+            return {}  # another rank of a torchrun job
     best.to("cpu")
     test_grey = object_grey(to_float(test_images))
     test_tiers = tone_tiers(test_grey, test_labels, thresholds)
