@@ -173,3 +173,23 @@ def test_online_noise_and_composition():
     assert abs(float(snr) - 10.0) < 0.5
     both = online_augment(1.0, 1.0)(wave, random.Random(1))
     assert both.shape == wave.shape and not torch.equal(both, wave)
+
+
+def test_speed_factors_are_parsed_and_used():
+    import random
+
+    import torch
+
+    from transmodal.recipes.speech_common import make_batches, parse_speeds
+
+    assert parse_speeds("0.85, 1.0,1.2") == (0.85, 1.0, 1.2)
+    for bad in ("", "fast", "0.9,3"):
+        with pytest.raises(ValueError, match="speed_factors"):
+            parse_speeds(bad)
+    waves = [torch.randn(16000) for _ in range(8)]
+    targets = [[1, 2]] * 8
+    lengths = set()
+    for seed in range(4):
+        for _, wave_lengths, _, _ in make_batches(waves, targets, 4, random.Random(seed), True, 16000, speeds=(0.8, 1.25)):
+            lengths.update(wave_lengths.tolist())
+    assert lengths == {20000, 12800}  # 16,000 samples played 0.8× and 1.25× as fast

@@ -28,6 +28,7 @@ class EnDigitsRecipe:
     kernel_size: int = 15
     dropout: float = 0.1
     speed_perturb: bool = True  # each training utterance at speed 0.9, 1.0 or 1.1
+    speed_factors: str = "0.9,1.0,1.1"  # with speed_perturb: each training utterance resampled to one of these speeds
     spec_augment: bool = True
     vtlp: float = 0.0  # vocal tract length perturbation: each training utterance warped by α ~ U[1 − vtlp, 1 + vtlp]
     batch_size: int = 32

@@ -27,7 +27,8 @@ class PtQuizRecipe:
     p_telephone: float = 0.0  # on-line: probability that a training utterance goes through the telephone channel
     p_noise: float = 0.0  # on-line: probability of white/pink noise at 0-15 dB SNR (after the telephone channel, if any)
     init: str = ""  # a checkpoint directory to start from (fine-tuning), instead of random weights
-    speed_perturb: bool = False  # the TTS corpus already varies speed
+    speed_perturb: bool = False  # resample each training utterance (moves pitch and formants; the TTS corpus varies tempo only)
+    speed_factors: str = "0.9,1.0,1.1"  # with speed_perturb: each training utterance resampled to one of these speeds
     spec_augment: bool = True
     batch_size: int = 32
     max_steps: int = 2500

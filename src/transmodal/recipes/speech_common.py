@@ -30,8 +30,21 @@ def read_waves(items: list[dict], rate: int = RATE) -> list[torch.Tensor]:
     return [load_audio(it["path"], sample_rate=rate).samples[0] for it in items]
 
 
-def make_batches(waves, targets, batch_size: int, rng: random.Random, perturb: bool, rate: int = RATE, transform=None):
-    """Shuffled batches (waves (B, N), wave_lengths, targets (B, S), target_lengths), speed-perturbed if asked.
+def parse_speeds(text: str) -> tuple[float, ...]:
+    """``"0.9,1.0,1.1"`` → (0.9, 1.0, 1.1): the speed-perturbation factors, each in [0.5, 2]."""
+    try:
+        speeds = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        speeds = ()
+    if not speeds or not all(0.5 <= v <= 2.0 for v in speeds):
+        raise ValueError(f"speed_factors={text!r}: give comma-separated factors in [0.5, 2], e.g. '0.9,1.0,1.1'")
+    return speeds
+
+
+def make_batches(waves, targets, batch_size: int, rng: random.Random, perturb: bool, rate: int = RATE, transform=None,
+                 speeds: tuple[float, ...] = SPEEDS):
+    """Shuffled batches (waves (B, N), wave_lengths, targets (B, S), target_lengths), speed-perturbed if asked (each
+    utterance at one of ``speeds``, drawn uniformly: resampling, so pitch and formants move with the speed).
 
     ``transform(wave, rng) -> wave``, if given, is applied to every utterance of every batch (on-line augmentation).
 
@@ -45,7 +58,7 @@ def make_batches(waves, targets, batch_size: int, rng: random.Random, perturb: b
     rng.shuffle(starts)
     for s in starts:
         chunk = order[s : s + batch_size]
-        ws = [speed_perturb(waves[i], rate, rng.choice(SPEEDS)) if perturb else waves[i] for i in chunk]
+        ws = [speed_perturb(waves[i], rate, rng.choice(speeds)) if perturb else waves[i] for i in chunk]
         if transform is not None:
             ws = [transform(w, rng) for w in ws]
         batch, lengths = pad_waves(ws)
@@ -114,7 +127,8 @@ def train_ctc(model, recipe, out: Path, waves, targets, eval_fn, extra_files: di
               transform=None) -> tuple[Path, float]:
     """Train a speech recogniser with the recipes' shared settings; returns (best checkpoint dir, training seconds).
 
-    ``recipe`` supplies max_steps, lr, warmup, eval_every, seed, progress, batch_size and speed_perturb. Cosine
+    ``recipe`` supplies max_steps, lr, warmup, eval_every, seed, progress, batch_size, speed_perturb and speed_factors
+    (comma-separated, :func:`parse_speeds`). Cosine
     schedule, weight decay 1e-3, gradient clipping at 5; the checkpoint with the highest
     ``eval_fn(model)["closed_set_accuracy"]`` is kept as ``out/best`` (``out/last`` if there was no evaluation).
     """
@@ -125,7 +139,8 @@ def train_ctc(model, recipe, out: Path, waves, targets, eval_fn, extra_files: di
     trainer = Trainer(model, cfg,
                       train_batches=lambda epoch: make_batches(waves, targets, recipe.batch_size,
                                                                random.Random(recipe.seed * 100003 + epoch),
-                                                               recipe.speed_perturb, rate, transform),
+                                                               recipe.speed_perturb, rate, transform,
+                                                               parse_speeds(recipe.speed_factors)),
                       loss_fn=loss_fn, eval_fn=eval_fn, extra_files=extra_files)
     t0 = time.time()
     trainer.fit()
