@@ -193,3 +193,31 @@ def test_speed_factors_are_parsed_and_used():
         for _, wave_lengths, _, _ in make_batches(waves, targets, 4, random.Random(seed), True, 16000, speeds=(0.8, 1.25)):
             lengths.update(wave_lengths.tolist())
     assert lengths == {20000, 12800}  # 16,000 samples played 0.8× and 1.25× as fast
+
+
+@pytest.mark.parametrize("train_mbrola", [True, False])
+def test_train_mbrola_chooses_the_training_voices(train_mbrola, monkeypatch, tmp_path):
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (scripts/setup.sh installs it)")
+    import transmodal.audio.synth as synth
+    from transmodal.audio.synth import resolve_voices
+    from transmodal.recipes.pt_quiz import build_corpora
+    from transmodal.recipes.pt_quiz_config import PtQuizRecipe
+
+    specs = []
+
+    def fake_build(spec):  # record the specs instead of synthesising
+        specs.append(spec)
+        (tmp_path / "m.jsonl").write_text("")
+        return tmp_path / "m.jsonl"
+
+    monkeypatch.setattr(synth, "build_corpus", fake_build)
+    monkeypatch.setattr(synth, "read_manifest", lambda path: [])
+    build_corpora(PtQuizRecipe(out=str(tmp_path), train_mbrola=train_mbrola, limit_texts=3, progress=False), tmp_path)
+    train_voices = resolve_voices(specs[0])[0]
+    assert train_voices and any(v.startswith("espeak-ng:pt-br") for v in train_voices)
+    mbrola = {v for v in train_voices if v.startswith("espeak-ng:mb-")}
+    if not train_mbrola:
+        assert not mbrola
+    elif mbrola_br4_installed():  # setup installs br1-br4 together
+        assert mbrola == {"espeak-ng:mb-br1", "espeak-ng:mb-br2", "espeak-ng:mb-br3"}

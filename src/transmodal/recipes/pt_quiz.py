@@ -1,10 +1,12 @@
 """Brazilian-Portuguese questionnaire answers: a small speech encoder + CTC, trained on synthetic speech only.
 
-Data: offline text-to-speech (espeak-ng ``pt-br`` and its voice variants, many speeds and pitches, with noise,
-reverberation and telephone-channel augmentation; :mod:`transmodal.audio.synth`) of every answer the
+Data: offline text-to-speech (espeak-ng ``pt-br`` and its voice variants, and the MBROLA voices br1, br2 and br3
+when installed, many speeds and pitches, with noise, reverberation and telephone-channel augmentation;
+:mod:`transmodal.audio.synth`) of every answer the
 questionnaire accepts (:func:`~transmodal.audio.synth.texts.pt_quiz_extended_texts`: yes/no, Likert,
-frequency, numbers zero … cento e vinte, common variants, months and years). Two voices
-(``holdout_voices``) are never trained on; they are the evaluation set.
+frequency, numbers zero … cento e vinte, common variants, months and years). The ``holdout_voices`` (espeak-ng
+``pt-br+f4`` and ``pt-br+m6``, and MBROLA ``br4``, a recorded human voice, when installed) are never trained on;
+they are the evaluation set, reported overall and voice by voice.
 
 Evaluation, on the holdout voices only, under three conditions built from the same clean utterances:
 
@@ -67,14 +69,18 @@ def installed_holdout_voices(voices: str) -> list[str]:
 def build_corpora(recipe: PtQuizRecipe, out: Path) -> tuple[list[dict], list[dict]]:
     """(training utterances, holdout-voice utterances) as ``{"path", "text", "voice"}``, synthesised once under ``out``
     (or ``recipe.corpus``)."""
-    from transmodal.audio.synth import AugmentSpec, CorpusSpec, build_corpus, generate_texts, read_manifest
+    from transmodal.audio.synth import AugmentSpec, CorpusSpec, Voice, build_corpus, generate_texts, read_manifest, resolve_voices
 
     texts = generate_texts(recipe.texts)
     if recipe.limit_texts:
         texts = texts[: recipe.limit_texts]
     holdout = installed_holdout_voices(recipe.holdout_voices)
     out = Path(recipe.corpus) if recipe.corpus else out
-    train_spec = CorpusSpec(out_dir=str(out / "corpus-train"), texts=texts, language="pt-br", holdout_voices=holdout,
+    voices = None  # the synthesiser's installed defaults for pt-br: espeak-ng pt-br and its variants, MBROLA br1-br3
+    if not recipe.train_mbrola:
+        voices = [v for v in resolve_voices(CorpusSpec(out_dir=str(out), texts=texts, language="pt-br", holdout_voices=holdout))[0]
+                  if not Voice.parse(v).name.startswith("mb-")]
+    train_spec = CorpusSpec(out_dir=str(out / "corpus-train"), texts=texts, language="pt-br", voices=voices, holdout_voices=holdout,
                             variants=recipe.variants, holdout_variants=0, seed=recipe.seed, workers=recipe.workers,
                             progress=recipe.progress)
     # Held-out voices: no noise/reverb/telephone here (the conditions are applied at evaluation), but speed,

@@ -14,6 +14,7 @@ class PtQuizRecipe:
     # never trained on; the evaluation voices. MBROLA br4 (a recorded human voice, Debian non-free) is skipped with a
     # note when it is not installed.
     holdout_voices: str = "espeak-ng:pt-br+f4,espeak-ng:pt-br+m6,espeak-ng:mb-br4"
+    train_mbrola: bool = True  # the installed MBROLA voices (br1, br2, br3) train too; False: espeak-ng's voices only
     holdout_variants: int = 2  # utterances per text and holdout voice (speed/pitch/level vary, no noise)
     valid_fraction: float = 0.04  # training-voice utterances set aside to pick the best checkpoint
     noisy_snr_db: float = 10.0  # the "noisy" evaluation condition: white, pink or babble noise at this SNR
