@@ -114,3 +114,16 @@ def test_negative_repeat_counts_are_refused(tmp_path):
 
     with pytest.raises(ValueError, match="read_speech_repeat"):
         run(EnDigitsRecipe(out=str(tmp_path), read_speech_repeat=-1))
+
+
+def test_bad_speed_factors_fail_before_any_work(tmp_path):
+    from transmodal.recipes.en_digits import run
+    from transmodal.recipes.en_digits_config import EnDigitsRecipe
+    from transmodal.recipes.pt_quiz import run as run_pt_quiz
+    from transmodal.recipes.pt_quiz_config import PtQuizRecipe
+
+    with pytest.raises(ValueError, match="speed_factors='0.9,fast'"):
+        run(EnDigitsRecipe(out=str(tmp_path / "en"), speed_factors="0.9,fast"))
+    with pytest.raises(ValueError, match="speed_factors='3'"):
+        run_pt_quiz(PtQuizRecipe(out=str(tmp_path / "pt"), speed_factors="3"))
+    assert not (tmp_path / "pt").exists()  # refused before the corpus or the run folder

@@ -204,3 +204,14 @@ def test_voice_weights_share_evenly_by_engine_then_voice_then_variant():
     assert w["flite:slt"] == pytest.approx(0.5)  # one engine of two
     assert w["espeak-ng:en-gb"] == pytest.approx(0.25)  # one base voice of two in espeak-ng
     assert w["espeak-ng:en-us+m1"] == pytest.approx(0.25 / 3)  # one variant of three of en-us
+
+
+def test_default_in_voices_stands_for_the_installed_defaults(tmp_path):
+    from transmodal.audio.synth.plan import resolve_voices
+
+    defaults = resolve_voices(spec(tmp_path, voices=None, holdout_voices=[HOLD]))[0]
+    more = resolve_voices(spec(tmp_path, voices=["default", "pt-br+m3"], holdout_voices=[HOLD]))[0]
+    assert more == defaults  # pt-br+m3 is one of the defaults already: listed once
+    assert resolve_voices(spec(tmp_path, voices=["pt-br+m3", "default"], holdout_voices=[HOLD]))[0][0] == "espeak-ng:pt-br+m3"
+    with pytest.raises(ValueError, match="'default' needs a language with default voices"):
+        resolve_voices(spec(tmp_path, language="xx", voices=["default"], holdout_voices=[]))

@@ -31,7 +31,7 @@ from transmodal.asr.closed_set import ClosedSetScorer
 from transmodal.asr.model import CALIBRATION, LEXICON, SpeechRecognizer, SpeechRecognizerConfig, Transcriber
 from transmodal.asr.vocab import CharVocab
 from transmodal.recipes.common import start_run
-from transmodal.recipes.speech_common import calibrate, read_waves, train_ctc
+from transmodal.recipes.speech_common import calibrate, parse_speeds, read_waves, train_ctc
 from transmodal.audio.synth.texts import EN_DIGITS
 from transmodal.datasets import dataset_dir, load_fsdd, load_read_speech
 from transmodal.models.conformer import config as conformer_config
@@ -94,6 +94,7 @@ def run(recipe: EnDigitsRecipe) -> dict:
     if recipe.read_speech_repeat < 0 or recipe.synthetic_variants < 0:
         raise ValueError(f"read_speech_repeat={recipe.read_speech_repeat} and synthetic_variants="
                          f"{recipe.synthetic_variants} must be >= 0 (0 = none)")
+    parse_speeds(recipe.speed_factors)  # a bad value fails now, not after the data is read
     out = start_run(recipe.out, recipe.threads)
     train_speakers = {s.strip() for s in recipe.train_speakers.split(",") if s.strip()}
     items = load_fsdd(dataset_dir(recipe.data, download=False))

@@ -37,7 +37,7 @@ from transmodal.asr.vocab import CharVocab
 from transmodal.audio.synth.texts import PT_FREQUENCY, PT_LIKERT, PT_YES_NO, pt_number_texts
 from transmodal.recipes.common import start_run
 from transmodal.recipes.pt_quiz_config import PtQuizRecipe
-from transmodal.recipes.speech_common import RATE, calibrate, read_waves, train_ctc
+from transmodal.recipes.speech_common import RATE, calibrate, parse_speeds, read_waves, train_ctc
 from transmodal.train import load_model
 
 ANSWER_SETS = {"yes_no": list(PT_YES_NO), "likert": list(PT_LIKERT), "frequency": list(PT_FREQUENCY),
@@ -53,12 +53,11 @@ def installed_holdout_voices(voices: str) -> list[str]:
 
     from transmodal.audio.synth import EspeakNG, Voice
 
-    out = []
+    out, espeak = [], EspeakNG()
     for v in (v.strip() for v in voices.split(",") if v.strip()):
         voice = Voice.parse(v)
         if voice.engine == "espeak-ng" and voice.name.startswith("mb-"):
-            engine = EspeakNG()
-            if not engine.available() or voice.name not in engine.voices():
+            if not espeak.available() or voice.name not in espeak.voices():
                 print(f"pt-quiz: holdout voice {v} is not installed (Debian packages mbrola, mbrola-"
                       f"{voice.name.removeprefix('mb-').split('-')[0]}); evaluating without it", file=sys.stderr)
                 continue
@@ -231,6 +230,7 @@ ARCH = {"transformer": "speech_transformer", "cnn": "speech_cnn"}
 
 def run(recipe: PtQuizRecipe) -> dict:
     """Synthesise, train, evaluate on the holdout voices in three conditions, calibrate, write ``report.json``."""
+    parse_speeds(recipe.speed_factors)  # a bad value fails now, not after the corpus is synthesised
     out = start_run(recipe.out, recipe.threads)
     train_items, eval_items = build_corpora(recipe, out)
     train_items, valid_items = split_valid(train_items, recipe.valid_fraction, recipe.seed)

@@ -136,11 +136,11 @@ def train_ctc(model, recipe, out: Path, waves, targets, eval_fn, extra_files: di
                       warmup_steps=recipe.warmup, weight_decay=1e-3, grad_clip=5.0, eval_every=recipe.eval_every,
                       save_every=recipe.eval_every, seed=recipe.seed, progress=recipe.progress,
                       keep_best_metric="closed_set_accuracy", keep_best_mode="max")
+    speeds = parse_speeds(recipe.speed_factors)
     trainer = Trainer(model, cfg,
                       train_batches=lambda epoch: make_batches(waves, targets, recipe.batch_size,
                                                                random.Random(recipe.seed * 100003 + epoch),
-                                                               recipe.speed_perturb, rate, transform,
-                                                               parse_speeds(recipe.speed_factors)),
+                                                               recipe.speed_perturb, rate, transform, speeds),
                       loss_fn=loss_fn, eval_fn=eval_fn, extra_files=extra_files)
     t0 = time.time()
     trainer.fit()
