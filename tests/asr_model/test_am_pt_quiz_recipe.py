@@ -221,3 +221,27 @@ def test_train_mbrola_chooses_the_training_voices(train_mbrola, monkeypatch, tmp
         assert not mbrola
     elif mbrola_br4_installed():  # setup installs br1-br4 together
         assert mbrola == {"espeak-ng:mb-br1", "espeak-ng:mb-br2", "espeak-ng:mb-br3"}
+
+
+def test_checkpoint_selection_scores_every_valid_condition(report):
+    out, r = report
+    assert r["recipe"]["valid_conditions"] == "clean,telephone,noisy"
+    evals = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if "eval/closed_set_accuracy" in line]
+    assert evals
+    for e in evals:
+        per = [e[f"eval/closed_set_accuracy_{c}"] for c in ("clean", "telephone", "noisy")]
+        assert all(0.0 <= a <= 1.0 for a in per)
+        assert e["eval/closed_set_accuracy"] == pytest.approx(sum(per) / 3)
+
+
+def test_valid_conditions_are_checked_before_any_work(tmp_path):
+    from transmodal.recipes.pt_quiz import parse_conditions, run
+    from transmodal.recipes.pt_quiz_config import PtQuizRecipe
+
+    assert parse_conditions(" noisy,clean , noisy") == ["noisy", "clean"]
+    for bad in ("", "clean,phone", ","):
+        with pytest.raises(ValueError, match="valid_conditions"):
+            parse_conditions(bad)
+    with pytest.raises(ValueError, match="valid_conditions='clean,loud'"):
+        run(PtQuizRecipe(out=str(tmp_path / "pt"), valid_conditions="clean,loud"))
+    assert not (tmp_path / "pt").exists()

@@ -17,6 +17,9 @@ class PtQuizRecipe:
     train_mbrola: bool = True  # the installed MBROLA voices (br1, br2, br3) train too; False: espeak-ng's voices only
     holdout_variants: int = 2  # utterances per text and holdout voice (speed/pitch/level vary, no noise)
     valid_fraction: float = 0.04  # training-voice utterances set aside to pick the best checkpoint
+    # the checkpoint kept is the one with the best mean closed-set accuracy on those utterances over these conditions
+    # (comma-separated, of clean, telephone, noisy); stages 1-5 (stops 12-13) selected on "clean" alone
+    valid_conditions: str = "clean,telephone,noisy"
     noisy_snr_db: float = 10.0  # the "noisy" evaluation condition: white, pink or babble noise at this SNR
     encoder: str = "conformer"  # conformer | fast_conformer | zipformer | transformer | cnn (speech encoders)
     model: str = "cpu"  # a name from the encoder's CONFIGS ("cpu": ≈2.6 M parameters for every encoder)
