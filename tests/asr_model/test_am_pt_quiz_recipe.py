@@ -95,8 +95,11 @@ def test_markdown_tables_carry_the_report_numbers(report):
     yes_no = r["heldout"]["telephone"]["yes_no"]
     assert f"{100 * yes_no['accuracy']:.1f}% (n={yes_no['n']})" in table.splitlines()[2].split("|")[3]
     assert [line.split("|")[1].strip() for line in table.splitlines()[2:6]] == ["yes_no", "likert", "frequency", "numbers"]
-    voice_rows = {line.split("|")[1].strip(): line for line in table.splitlines()[10:]}
+    voice_rows = {line.split("|")[1].strip(): line for line in table.splitlines()[10:10 + len(r["holdout_voices"])]}
     assert sorted(voice_rows) == r["holdout_voices"]
+    policy_rows = table.split("questionnaire policy")[1].splitlines()[2:]
+    accept = r["heldout"]["noisy"]["decisions"]["accept"]
+    assert policy_rows[0].startswith("| accepted") and f"{100 * accept:.1f}%" in policy_rows[0].split("|")[4]
     row = comparison_markdown({"conformer": r, "other": r}).splitlines()[2]
     clean = r["heldout"]["clean"]
     worst_clean = min(clean[s]["accuracy"] for s in ("yes_no", "likert", "frequency", "numbers") if clean[s]["n"])
@@ -245,3 +248,29 @@ def test_valid_conditions_are_checked_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="valid_conditions='clean,loud'"):
         run(PtQuizRecipe(out=str(tmp_path / "pt"), valid_conditions="clean,loud"))
     assert not (tmp_path / "pt").exists()
+
+
+def test_decisions_follow_the_questionnaire_policy():
+    import math
+
+    import torch
+
+    from transmodal.quiz.policy import Policy
+    from transmodal.recipes.pt_quiz import decisions
+
+    sure = torch.tensor([0.0, -10.0, -10.0])  # posterior of answer 0 ≈ 0.99991
+    torn = torch.tensor([0.0, math.log(0.6 / 0.4)])  # 0.4 / 0.6 at τ = 1
+    even = torch.tensor([0.0, 0.0, 0.0, 0.0])  # 0.25 each
+    scores = [sure, sure, torn, torn, even]
+    correct = [0, 1, 1, 0, 2]  # one sure answer wrong; the torn ones pick 1
+    d = decisions(scores, correct, 1.0)
+    assert d["n"] == 5 and d["accept"] == pytest.approx(2 / 5) and d["accept_wrong"] == pytest.approx(1 / 2)
+    assert d["confirm"] == pytest.approx(2 / 5) and d["confirm_wrong"] == pytest.approx(1 / 2)
+    assert d["reask"] == pytest.approx(1 / 5)
+    # a higher temperature flattens the posteriors: at τ = 10 the sure answers fall to 0.58 (read back) and the torn
+    # ones to 0.51; at τ = 100 all but the two-answer rows (whose best is never below 0.5) are asked again
+    hot = decisions(scores, correct, 10.0)
+    assert hot["accept"] == 0.0 and hot["confirm"] == pytest.approx(4 / 5) and hot["reask"] == pytest.approx(1 / 5)
+    assert decisions(scores, correct, 100.0)["reask"] == pytest.approx(3 / 5)
+    strict = decisions(scores, correct, 1.0, Policy(accept=0.99995, confirm=0.2))  # everything read back
+    assert strict["confirm"] == 1.0 and strict["confirm_wrong"] == pytest.approx(3 / 5)

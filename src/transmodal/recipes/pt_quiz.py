@@ -221,6 +221,34 @@ def evaluate(transcriber: Transcriber, items: list[dict], waves: list[torch.Tens
     return out
 
 
+def decisions(scores: list[torch.Tensor], correct: list[int], temperature: float, policy=None) -> dict:
+    """What the questionnaire's :class:`~transmodal.quiz.policy.Policy` (default thresholds) would do with these
+    closed-set answers, confidence = the calibrated posterior of the best answer:
+
+        accept        share with confidence ≥ policy.accept, and ``accept_wrong``: the share of those that are wrong
+        confirm       share read back (policy.confirm ≤ confidence < policy.accept), ``confirm_wrong`` likewise
+        reask         share asked again (confidence < policy.confirm)
+    """
+    from transmodal.asr.closed_set import posterior
+    from transmodal.quiz.policy import Policy
+
+    policy = policy or Policy()
+    tally = {a: [0, 0] for a in ("accept", "confirm", "reask")}  # [answers, wrong ones]
+    for s, y in zip(scores, correct):
+        p = posterior(torch.as_tensor(s, dtype=torch.float64), temperature)
+        conf = float(p.max())
+        action = "accept" if conf >= policy.accept else "confirm" if conf >= policy.confirm else "reask"
+        tally[action][0] += 1
+        tally[action][1] += int(int(p.argmax()) != int(y))
+    n = max(len(scores), 1)
+    out = {"n": len(scores), "temperature": temperature}
+    for action, (k, wrong) in tally.items():
+        out[action] = k / n
+        if action != "reask":
+            out[f"{action}_wrong"] = wrong / max(k, 1)
+    return out
+
+
 def encoder_config(recipe: PtQuizRecipe) -> dict:
     """The encoder's named configuration with the recipe's size fields applied where the encoder has them."""
     import importlib
@@ -285,9 +313,10 @@ def run(recipe: PtQuizRecipe) -> dict:
     # fitted on clean audio alone, where nearly everything is right, it would be overconfident on the telephone.
     scores = [s for trio in zip(*(results[c]["_scores"] for c in CONDITIONS)) for s in trio]
     correct = [y for trio in zip(*(results[c]["_correct"] for c in CONDITIONS)) for y in trio]
-    for r in results.values():
-        r.pop("_scores"), r.pop("_correct")
     cal, cal_report = calibrate(scores, correct, out / "reliability.png", "pt-quiz closed-set, holdout voices, 3 conditions")
+    # The questionnaire's default policy on these answers, with the τ just fitted (on half of them; the same for all).
+    for r in results.values():
+        r["decisions"] = decisions(r.pop("_scores"), r.pop("_correct"), cal.temperature)
     cal.extra = {"scorer": "closed_set, raw log-likelihood (length_norm=False)", "answer_sets": list(ANSWER_SETS)}
     (best_dir / CALIBRATION).write_text(cal.to_json(), encoding="utf-8")
     report = {
@@ -321,6 +350,15 @@ def report_markdown(report: dict) -> str:
                 name = min((s for s in ANSWER_SETS if r[s]["n"]), key=lambda s: r[s]["accuracy"])
                 cells.append(f"{100 * r[name]['accuracy']:.1f}% ({name})")
             lines.append(f"| {v} | " + " | ".join(cells) + " |")
+    if "decisions" in report["heldout"][CONDITIONS[0]]:
+        lines += ["", "| questionnaire policy (default thresholds) | " + " | ".join(CONDITIONS) + " |",
+                  "| --- |" + " --- |" * len(CONDITIONS)]
+        ds = [report["heldout"][c]["decisions"] for c in CONDITIONS]
+        lines.append("| accepted (wrong among them) | " + " | ".join(
+            f"{100 * d['accept']:.1f}% ({100 * d['accept_wrong']:.2f}%)" for d in ds) + " |")
+        lines.append("| read back (wrong among them) | " + " | ".join(
+            f"{100 * d['confirm']:.1f}% ({100 * d['confirm_wrong']:.1f}%)" for d in ds) + " |")
+        lines.append("| asked again | " + " | ".join(f"{100 * d['reask']:.1f}%" for d in ds) + " |")
     return "\n".join(lines)
 
 
