@@ -4,6 +4,9 @@
                 closed-set scoring against the largest answer set (the numbers zero … cento e vinte plus "não sei"
                 and "prefiro não responder"). The reference implementation, timed in the same run on the same
                 features, is ONNX Runtime executing the exported encoder + head. RTF = processing time / 3 s.
+                With ``--encoders``, the same pipeline is timed for each named encoder's "cpu" configuration in
+                place of the model's own (untrained weights: the cost does not depend on their values), one
+                after another in one process, for the encoder comparison of the pt-quiz recipe.
     length      Time and peak memory of one forward pass (eval, no grad) of each encoder's "cpu" configuration
                 (≈2.6 M parameters each) over 1, 5, 10, 30 and 60 minutes of audio in one piece (log-mel frames,
                 front end excluded). Each point runs in its own process with an address-space cap, so a model that
@@ -12,6 +15,7 @@
                 same batch of audio, timed round-robin A B C D E … in one process so machine noise hits all alike.
 
     PYTHONPATH=src .venv/bin/python benchmarks/bench_asr.py rtf --model runs/pt-quiz/best
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_asr.py rtf --encoders speech_cnn,conformer,zipformer
     PYTHONPATH=src .venv/bin/python benchmarks/bench_asr.py length --out benchmarks/asr_length.png
     PYTHONPATH=src .venv/bin/python benchmarks/bench_asr.py throughput --steps 8
 """
@@ -82,13 +86,32 @@ def answer_wav(folder: Path, seconds: float = 3.0, text: str = "noventa e nove")
 
 
 def bench_rtf(args) -> dict:
+    from transmodal.asr.model import SpeechRecognizer, SpeechRecognizerConfig, Transcriber
+
+    torch.set_num_threads(args.threads)
+    if not args.encoders:
+        return rtf_of(Transcriber.load(args.model), args)
+    rows = []
+    for arch in args.encoders.split(","):
+        t = Transcriber.load(args.model)
+        cfg = importlib.import_module(f"transmodal.models.{ENCODERS[arch]}").config("cpu")
+        t.model = SpeechRecognizer(SpeechRecognizerConfig(encoder=arch, encoder_config=asdict(cfg),
+                                                          vocab_size=t.vocab.vocab_size,
+                                                          sample_rate=t.model.sample_rate)).eval()
+        torch.manual_seed(0)
+        row = rtf_of(t, args)
+        row.update(encoder=arch, parameters=sum(p.numel() for p in t.model.parameters()))
+        print(json.dumps({k: row[k] for k in ("encoder", "parameters", "rtf")}), file=sys.stderr)
+        rows.append(row)
+    return {"benchmark": "rtf per encoder (untrained weights)", "rows": rows}
+
+
+def rtf_of(t, args) -> dict:
+    """The RTF benchmark of one :class:`~transmodal.asr.model.Transcriber` (see the module docstring)."""
     from transmodal.asr.closed_set import ClosedSetScorer
-    from transmodal.asr.model import Transcriber
     from transmodal.asr.onnx import export_onnx
     from transmodal.audio.synth.texts import pt_number_texts
 
-    torch.set_num_threads(args.threads)
-    t = Transcriber.load(args.model)
     answers = pt_number_texts() + ["não sei", "prefiro não responder"]
     scorer = ClosedSetScorer(answers, t.vocab, temperature=t.calibrator or 1.0)
     with tempfile.TemporaryDirectory() as tmp:
@@ -279,6 +302,7 @@ def main() -> None:
     r.add_argument("--seconds", type=float, default=3.0)
     r.add_argument("--threads", type=int, default=1)
     r.add_argument("--repeats", type=int, default=20)
+    r.add_argument("--encoders", default="", help="comma-separated encoder archs to time in place of the model's own")
     ln = sub.add_parser("length")
     ln.add_argument("--encoders", default=",".join(ENCODERS))
     ln.add_argument("--minutes", default="1,5,10,30,60")
