@@ -178,6 +178,28 @@ def test_online_noise_and_composition():
     assert both.shape == wave.shape and not torch.equal(both, wave)
 
 
+def test_online_babble_is_other_utterances_at_the_drawn_snr():
+    import random
+
+    import torch
+
+    from transmodal.recipes.pt_quiz import babble_sometimes, online_augment
+
+    t = torch.arange(16000) / 16000
+    wave = torch.sin(2 * torch.pi * 440.0 * t) * 0.1
+    talkers = [torch.sin(2 * torch.pi * 1500.0 * t[:12000]) * 0.5]  # one "talker" at 1.5 kHz
+    out = babble_sometimes(1.0, talkers, (12.0, 12.0))(wave, random.Random(0))
+    added = (out.double() - wave.double()).numpy()
+    snr = 10 * torch.log10(wave.double().pow(2).mean() / torch.from_numpy(added).pow(2).mean())
+    assert abs(float(snr) - 12.0) < 0.5
+    spectrum = abs(torch.fft.rfft(torch.from_numpy(added)))
+    assert abs(int(spectrum.argmax()) - 1500) <= 2  # what was added is the talker (1 Hz bins over 1 s)
+    assert torch.equal(babble_sometimes(0.0, talkers)(wave, random.Random(0)), wave)
+    assert torch.equal(babble_sometimes(1.0, [])(wave, random.Random(0)), wave)  # nothing to babble with
+    again = online_augment(0.0, 0.0, 1.0, talkers)
+    assert torch.equal(again(wave, random.Random(3)), again(wave, random.Random(3)))
+
+
 def test_speed_factors_are_parsed_and_used():
     import random
 

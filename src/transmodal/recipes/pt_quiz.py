@@ -164,9 +164,27 @@ def noise_sometimes(p: float, snr_db: tuple[float, float] = (0.0, 15.0)):
     return transform
 
 
-def online_augment(p_telephone: float, p_noise: float):
-    """The recipe's on-line augmentation (None when both probabilities are 0): telephone channel, then noise."""
+def babble_sometimes(p: float, sources: list[torch.Tensor], snr_db: tuple[float, float] = (5.0, 20.0), talkers: int = 4):
+    """On-line augmentation: with probability ``p``, babble — the sum of ``talkers`` other utterances drawn from
+    ``sources`` (the training set: other answers, other voices) — at an SNR drawn from ``snr_db``. The evaluation's
+    noisy condition holds babble of this kind, made from other held-out utterances."""
+    from transmodal.audio.synth.augment import add_noise
+
+    def transform(wave: torch.Tensor, rng: random.Random) -> torch.Tensor:
+        if rng.random() >= p or float(wave.abs().max()) == 0.0 or not sources:
+            return wave
+        talk = [sources[rng.randrange(len(sources))].double().numpy() for _ in range(talkers)]
+        x = add_noise(wave.double().numpy(), rng.uniform(*snr_db), "babble", np.random.default_rng(rng.getrandbits(32)), talk)
+        return torch.from_numpy((x / max(1.0, float(np.abs(x).max()) / 0.99)).astype("float32"))
+
+    return transform
+
+
+def online_augment(p_telephone: float, p_noise: float, p_babble: float = 0.0, sources: list[torch.Tensor] | None = None):
+    """The recipe's on-line augmentation (None when every probability is 0): telephone channel, then white/pink
+    noise, then babble of ``sources``."""
     steps = ([telephone_sometimes(p_telephone)] if p_telephone else []) + ([noise_sometimes(p_noise)] if p_noise else [])
+    steps += [babble_sometimes(p_babble, sources or [])] if p_babble else []
     if not steps:
         return None
 
@@ -303,7 +321,7 @@ def run(recipe: PtQuizRecipe) -> dict:
 
     best_dir, train_seconds = train_ctc(model, recipe, out, train_waves, targets, eval_fn,
                                         {CharVocab.FILENAME: vocab.to_json()},
-                                        transform=online_augment(recipe.p_telephone, recipe.p_noise))
+                                        transform=online_augment(recipe.p_telephone, recipe.p_noise, recipe.p_babble, train_waves))
     transcriber = Transcriber(load_model(best_dir), vocab)
     results = {}
     for condition in CONDITIONS:
