@@ -91,9 +91,8 @@ def bench_rtf(args) -> dict:
     torch.set_num_threads(args.threads)
     if not args.encoders:
         return rtf_of(Transcriber.load(args.model), args)
-    rows = []
+    rows, t = [], Transcriber.load(args.model)  # its vocabulary, front end and trimming; the encoder is swapped
     for arch in args.encoders.split(","):
-        t = Transcriber.load(args.model)
         cfg = importlib.import_module(f"transmodal.models.{ENCODERS[arch]}").config("cpu")
         t.model = SpeechRecognizer(SpeechRecognizerConfig(encoder=arch, encoder_config=asdict(cfg),
                                                           vocab_size=t.vocab.vocab_size,

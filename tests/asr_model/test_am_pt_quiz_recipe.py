@@ -272,6 +272,17 @@ def test_valid_conditions_are_checked_before_any_work(tmp_path):
     assert not (tmp_path / "pt").exists()
 
 
+
+@pytest.mark.parametrize("field", ["p_telephone", "p_noise", "p_babble"])
+def test_augmentation_probabilities_are_checked_before_any_work(field, tmp_path):
+    from transmodal.recipes.pt_quiz import run
+    from transmodal.recipes.pt_quiz_config import PtQuizRecipe
+
+    with pytest.raises(ValueError, match=f"{field}=1.5: a probability"):
+        run(PtQuizRecipe(out=str(tmp_path / "pt"), **{field: 1.5}))
+    assert not (tmp_path / "pt").exists()
+
+
 def test_decisions_follow_the_questionnaire_policy():
     import math
 

@@ -117,7 +117,7 @@ def parse_conditions(text: str) -> list[str]:
 
 def condition_waves(waves: list[torch.Tensor], condition: str, snr_db: float, seed: int) -> list[torch.Tensor]:
     """The clean evaluation waveforms under ``condition`` (deterministic per position)."""
-    from transmodal.audio.synth.augment import add_noise, telephone
+    from transmodal.audio.synth.augment import add_noise, fit_peak, telephone
 
     if condition == "clean":
         return waves
@@ -131,7 +131,7 @@ def condition_waves(waves: list[torch.Tensor], condition: str, snr_db: float, se
             kind = NOISES[i % len(NOISES)]
             sources = [waves[(i + k * 7919) % len(waves)].double().numpy() for k in range(1, 5)] if kind == "babble" else None
             y = add_noise(x, snr_db, kind, rng, sources)
-            y = y / max(1.0, float(np.abs(y).max()) / 0.99)
+            y = fit_peak(y)
         else:
             raise ValueError(f"unknown condition {condition!r}; choose one of {CONDITIONS}")
         out.append(torch.from_numpy(np.asarray(y, dtype=np.float32)))
@@ -152,14 +152,14 @@ def telephone_sometimes(p: float):
 
 def noise_sometimes(p: float, snr_db: tuple[float, float] = (0.0, 15.0)):
     """On-line augmentation: with probability ``p``, white or pink noise at an SNR drawn from ``snr_db``."""
-    from transmodal.audio.synth.augment import add_noise
+    from transmodal.audio.synth.augment import add_noise, fit_peak
 
     def transform(wave: torch.Tensor, rng: random.Random) -> torch.Tensor:
         if rng.random() >= p or float(wave.abs().max()) == 0.0:
             return wave
         x = add_noise(wave.double().numpy(), rng.uniform(*snr_db), rng.choice(("white", "pink")),
                       np.random.default_rng(rng.getrandbits(32)))
-        return torch.from_numpy((x / max(1.0, float(np.abs(x).max()) / 0.99)).astype("float32"))
+        return torch.from_numpy(fit_peak(x).astype("float32"))
 
     return transform
 
@@ -168,14 +168,14 @@ def babble_sometimes(p: float, sources: list[torch.Tensor], snr_db: tuple[float,
     """On-line augmentation: with probability ``p``, babble — the sum of ``talkers`` other utterances drawn from
     ``sources`` (the training set: other answers, other voices) — at an SNR drawn from ``snr_db``. The evaluation's
     noisy condition holds babble of this kind, made from other held-out utterances."""
-    from transmodal.audio.synth.augment import add_noise
+    from transmodal.audio.synth.augment import add_noise, fit_peak
 
     def transform(wave: torch.Tensor, rng: random.Random) -> torch.Tensor:
         if rng.random() >= p or float(wave.abs().max()) == 0.0 or not sources:
             return wave
         talk = [sources[rng.randrange(len(sources))].double().numpy() for _ in range(talkers)]
         x = add_noise(wave.double().numpy(), rng.uniform(*snr_db), "babble", np.random.default_rng(rng.getrandbits(32)), talk)
-        return torch.from_numpy((x / max(1.0, float(np.abs(x).max()) / 0.99)).astype("float32"))
+        return torch.from_numpy(fit_peak(x).astype("float32"))
 
     return transform
 
@@ -287,6 +287,9 @@ def run(recipe: PtQuizRecipe) -> dict:
     """Synthesise, train, evaluate on the holdout voices in three conditions, calibrate, write ``report.json``."""
     parse_speeds(recipe.speed_factors)  # a bad value fails now, not after the corpus is synthesised
     valid_conditions = parse_conditions(recipe.valid_conditions)
+    for name in ("p_telephone", "p_noise", "p_babble"):
+        if not 0.0 <= getattr(recipe, name) <= 1.0:
+            raise ValueError(f"{name}={getattr(recipe, name)!r}: a probability, between 0 and 1")
     out = start_run(recipe.out, recipe.threads)
     train_items, eval_items = build_corpora(recipe, out)
     train_items, valid_items = split_valid(train_items, recipe.valid_fraction, recipe.seed)
