@@ -118,19 +118,14 @@ class GPT(nn.Module):
 
     # --- incremental decoding ---------------------------------------------------------------------
     def new_cache(self) -> list[KVCache]:
-        return [KVCache() for _ in self.blocks.layers]
+        return self.blocks.new_cache()
 
     def forward_cached(self, ids: Tensor, cache: list[KVCache]) -> Tensor:
         """ids: (B, T_new), the positions after those already in ``cache`` → their logits (B, T_new, V).
 
-        Runs the same layers as :meth:`forward` (the encoder layers' own sub-modules), with each
-        layer's self-attention reading and extending its cache.
+        Runs the same layers as :meth:`forward`, with each layer's self-attention reading and extending its cache.
         """
-        x = self._embed(ids, offset=cache[0].length)
-        for layer, layer_cache in zip(self.blocks.layers, cache):
-            x = layer.res_attn(x, lambda h, lyr=layer, kv=layer_cache: lyr.self_attn(h, causal=True, cache=kv)[0])
-            x = layer.res_ff(x, layer.ff)
-        return self.head.logits(self.blocks.norm(x))
+        return self.head.logits(self.blocks(self._embed(ids, offset=cache[0].length), causal=True, caches=cache))
 
 
 # ------------------------------------------------------------------------------------------ sampling

@@ -177,11 +177,7 @@ class MixedDecoder(GPT):
         ``slots`` (B, T_new): ``image_slots(whole sequence)[:, -T_new:]``; may be left out when the cache is empty.
         The layers are GPT's, run as in :meth:`GPT.forward_cached`.
         """
-        x = self._embed(ids, cache[0].length, slots)
-        for layer, kv in zip(self.blocks.layers, cache):
-            x = layer.res_attn(x, lambda h, lyr=layer, kv=kv: lyr.self_attn(h, causal=True, cache=kv)[0])
-            x = layer.res_ff(x, layer.ff)
-        return self.head.logits(self.blocks.norm(x))
+        return self.head.logits(self.blocks(self._embed(ids, cache[0].length, slots), causal=True, caches=cache))
 
 
 @torch.no_grad()

@@ -49,9 +49,13 @@ class EncoderLayer(nn.Module):
         self.res_attn = Residual(d, spec.dropout, spec.norm_first)
         self.res_ff = Residual(d, spec.dropout, spec.norm_first)
 
-    def forward(self, x: Tensor, mask: Tensor | None = None, causal: bool = False) -> Tensor:
-        """x: (B, T, D); mask: boolean, broadcastable to (B, H, T, T), True = may attend."""
-        x = self.res_attn(x, lambda h: self.self_attn(h, mask=mask, causal=causal)[0])
+    def forward(self, x: Tensor, mask: Tensor | None = None, causal: bool = False, cache: KVCache | None = None) -> Tensor:
+        """x: (B, T, D); mask: boolean, broadcastable to (B, H, T, T), True = may attend.
+
+        With ``cache`` (decoder-only models), x holds only the new positions; self-attention reads the cached
+        keys/values of the earlier ones and appends its own.
+        """
+        x = self.res_attn(x, lambda h: self.self_attn(h, mask=mask, causal=causal, cache=cache)[0])
         return self.res_ff(x, self.ff)
 
 
@@ -120,9 +124,14 @@ class Encoder(nn.Module):
         self.layers = nn.ModuleList(EncoderLayer(spec) for _ in range(n_layers))
         self.norm = nn.LayerNorm(spec.d_model) if spec.norm_first else nn.Identity()
 
-    def forward(self, x: Tensor, mask: Tensor | None = None, causal: bool = False) -> Tensor:
-        for layer in self.layers:
-            x = layer(x, mask, causal)
+    def new_cache(self) -> list[KVCache]:
+        """One empty key/value cache per layer, for incremental (causal) decoding with ``forward(..., caches=)``."""
+        return [KVCache() for _ in self.layers]
+
+    def forward(self, x: Tensor, mask: Tensor | None = None, causal: bool = False,
+                caches: list[KVCache] | None = None) -> Tensor:
+        for i, layer in enumerate(self.layers):
+            x = layer(x, mask, causal, caches[i] if caches is not None else None)
         return self.norm(x)
 
 
