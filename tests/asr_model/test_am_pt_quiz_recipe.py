@@ -283,6 +283,37 @@ def test_augmentation_probabilities_are_checked_before_any_work(field, tmp_path)
     assert not (tmp_path / "pt").exists()
 
 
+@pytest.mark.parametrize("text", ["20,5", "5", "5,x", "-30,0", "0,70", ""])
+def test_babble_snr_range_is_checked_before_any_work(text, tmp_path):
+    from transmodal.recipes.pt_quiz import run
+    from transmodal.recipes.pt_quiz_config import PtQuizRecipe
+
+    with pytest.raises(ValueError, match=f"babble_snr_db={text!r}: give 'low,high'"):
+        run(PtQuizRecipe(out=str(tmp_path / "pt"), babble_snr_db=text))
+    assert not (tmp_path / "pt").exists()
+
+
+def test_babble_snr_range_reaches_the_online_augmentation():
+    import random
+
+    import torch
+
+    from transmodal.recipes.pt_quiz import online_augment, parse_snr_range
+
+    assert parse_snr_range(" 0, 10") == (0.0, 10.0)
+    t = torch.linspace(0, 1, 8000)
+    wave = (0.3 * torch.sin(2 * torch.pi * 220 * t)).float()
+    talkers = [(0.3 * torch.sin(2 * torch.pi * f * t)).float() for f in (330.0, 470.0, 610.0, 790.0)]
+
+    def snr(out):
+        noise = (out.double() / out.abs().max() * wave.abs().max() - wave.double())  # fit_peak may rescale; undo it
+        return 10 * torch.log10(wave.double().pow(2).sum() / noise.pow(2).sum())
+
+    low = online_augment(0.0, 0.0, 1.0, talkers, (0.0, 0.0))(wave, random.Random(1))
+    high = online_augment(0.0, 0.0, 1.0, talkers, (30.0, 30.0))(wave, random.Random(1))
+    assert float(snr(high)) > float(snr(low)) + 20
+
+
 def test_decisions_follow_the_questionnaire_policy():
     import math
 

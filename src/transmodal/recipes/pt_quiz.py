@@ -180,11 +180,23 @@ def babble_sometimes(p: float, sources: list[torch.Tensor], snr_db: tuple[float,
     return transform
 
 
-def online_augment(p_telephone: float, p_noise: float, p_babble: float = 0.0, sources: list[torch.Tensor] | None = None):
+def parse_snr_range(text: str) -> tuple[float, float]:
+    """``"5,20"`` -> (5.0, 20.0): an SNR range in dB, low ≤ high, both within [-20, 60]."""
+    try:
+        low, high = (float(v) for v in text.split(","))
+    except ValueError:
+        low, high = 1.0, 0.0
+    if not -20.0 <= low <= high <= 60.0:
+        raise ValueError(f"babble_snr_db={text!r}: give 'low,high' in dB with low <= high, within -20..60, e.g. '5,20'")
+    return low, high
+
+
+def online_augment(p_telephone: float, p_noise: float, p_babble: float = 0.0, sources: list[torch.Tensor] | None = None,
+                   babble_snr_db: tuple[float, float] = (5.0, 20.0)):
     """The recipe's on-line augmentation (None when every probability is 0): telephone channel, then white/pink
-    noise, then babble of ``sources``."""
+    noise, then babble of ``sources`` at an SNR drawn from ``babble_snr_db``."""
     steps = ([telephone_sometimes(p_telephone)] if p_telephone else []) + ([noise_sometimes(p_noise)] if p_noise else [])
-    steps += [babble_sometimes(p_babble, sources or [])] if p_babble else []
+    steps += [babble_sometimes(p_babble, sources or [], babble_snr_db)] if p_babble else []
     if not steps:
         return None
 
@@ -287,6 +299,7 @@ def run(recipe: PtQuizRecipe) -> dict:
     """Synthesise, train, evaluate on the holdout voices in three conditions, calibrate, write ``report.json``."""
     parse_speeds(recipe.speed_factors)  # a bad value fails now, not after the corpus is synthesised
     valid_conditions = parse_conditions(recipe.valid_conditions)
+    babble_snr = parse_snr_range(recipe.babble_snr_db)
     for name in ("p_telephone", "p_noise", "p_babble"):
         if not 0.0 <= getattr(recipe, name) <= 1.0:
             raise ValueError(f"{name}={getattr(recipe, name)!r}: a probability, between 0 and 1")
@@ -324,7 +337,8 @@ def run(recipe: PtQuizRecipe) -> dict:
 
     best_dir, train_seconds = train_ctc(model, recipe, out, train_waves, targets, eval_fn,
                                         {CharVocab.FILENAME: vocab.to_json()},
-                                        transform=online_augment(recipe.p_telephone, recipe.p_noise, recipe.p_babble, train_waves))
+                                        transform=online_augment(recipe.p_telephone, recipe.p_noise, recipe.p_babble, train_waves,
+                                                                 babble_snr))
     transcriber = Transcriber(load_model(best_dir), vocab)
     results = {}
     for condition in CONDITIONS:

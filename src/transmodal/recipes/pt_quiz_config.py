@@ -30,7 +30,8 @@ class PtQuizRecipe:
     dropout: float | None = None
     p_telephone: float = 0.0  # on-line: probability that a training utterance goes through the telephone channel
     p_noise: float = 0.0  # on-line: probability of white/pink noise at 0-15 dB SNR (after the telephone channel, if any)
-    p_babble: float = 0.0  # on-line: probability of babble (4 other training utterances summed) at 5-20 dB SNR, last
+    p_babble: float = 0.0  # on-line: probability of babble (4 other training utterances summed), last
+    babble_snr_db: str = "5,20"  # with p_babble: "low,high", the babble's SNR drawn uniformly in this range (dB)
     init: str = ""  # a checkpoint directory to start from (fine-tuning), instead of random weights
     speed_perturb: bool = False  # resample each training utterance (moves pitch and formants; the TTS corpus varies tempo only)
     speed_factors: str = "0.9,1.0,1.1"  # with speed_perturb: each training utterance resampled to one of these speeds
