@@ -31,7 +31,7 @@ from transmodal.asr.closed_set import ClosedSetScorer
 from transmodal.asr.model import CALIBRATION, LEXICON, SpeechRecognizer, SpeechRecognizerConfig, Transcriber
 from transmodal.asr.vocab import CharVocab
 from transmodal.recipes.common import start_run
-from transmodal.recipes.speech_common import calibrate, parse_speeds, read_waves, train_ctc
+from transmodal.recipes.speech_common import calibrate, check_init, init_from, parse_speeds, read_waves, train_ctc
 from transmodal.audio.synth.texts import EN_DIGITS
 from transmodal.datasets import dataset_dir, load_fsdd, load_read_speech
 from transmodal.models.conformer import config as conformer_config
@@ -95,6 +95,7 @@ def run(recipe: EnDigitsRecipe) -> dict:
         raise ValueError(f"read_speech_repeat={recipe.read_speech_repeat} and synthetic_variants="
                          f"{recipe.synthetic_variants} must be >= 0 (0 = none)")
     parse_speeds(recipe.speed_factors)  # a bad value fails now, not after the data is read
+    check_init(recipe.init)
     out = start_run(recipe.out, recipe.threads)
     train_speakers = {s.strip() for s in recipe.train_speakers.split(",") if s.strip()}
     items = load_fsdd(dataset_dir(recipe.data, download=False))
@@ -127,6 +128,8 @@ def run(recipe: EnDigitsRecipe) -> dict:
                                  freq_width=max(1, round(27 * recipe.n_mels / 80)), **({} if recipe.spec_augment else {"freq_masks": 0, "time_masks": 0}))
     torch.manual_seed(recipe.seed)
     model = SpeechRecognizer(cfg)
+    if recipe.init:
+        init_from(model, recipe.init)
     n_params = sum(p.numel() for p in model.parameters())
 
     def evaluate(m) -> dict[str, float]:

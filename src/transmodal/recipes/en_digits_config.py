@@ -27,6 +27,7 @@ class EnDigitsRecipe:
     n_heads: int = 4
     kernel_size: int = 15
     dropout: float = 0.1
+    init: str = ""  # a speech checkpoint of the same encoder configuration to start from (e.g. the pt-quiz model)
     speed_perturb: bool = True  # each training utterance at speed 0.9, 1.0 or 1.1
     speed_factors: str = "0.9,1.0,1.1"  # with speed_perturb: each training utterance resampled to one of these speeds
     spec_augment: bool = True

@@ -37,7 +37,7 @@ from transmodal.asr.vocab import CharVocab
 from transmodal.audio.synth.texts import PT_FREQUENCY, PT_LIKERT, PT_YES_NO, pt_number_texts
 from transmodal.recipes.common import start_run
 from transmodal.recipes.pt_quiz_config import PtQuizRecipe
-from transmodal.recipes.speech_common import RATE, calibrate, parse_speeds, read_waves, train_ctc
+from transmodal.recipes.speech_common import RATE, calibrate, check_init, init_from, parse_speeds, read_waves, train_ctc
 from transmodal.train import load_model
 
 ANSWER_SETS = {"yes_no": list(PT_YES_NO), "likert": list(PT_LIKERT), "frequency": list(PT_FREQUENCY),
@@ -300,6 +300,7 @@ def run(recipe: PtQuizRecipe) -> dict:
     parse_speeds(recipe.speed_factors)  # a bad value fails now, not after the corpus is synthesised
     valid_conditions = parse_conditions(recipe.valid_conditions)
     babble_snr = parse_snr_range(recipe.babble_snr_db)
+    check_init(recipe.init)
     for name in ("p_telephone", "p_noise", "p_babble"):
         if not 0.0 <= getattr(recipe, name) <= 1.0:
             raise ValueError(f"{name}={getattr(recipe, name)!r}: a probability, between 0 and 1")
@@ -318,7 +319,7 @@ def run(recipe: PtQuizRecipe) -> dict:
     torch.manual_seed(recipe.seed)
     model = SpeechRecognizer(cfg)
     if recipe.init:
-        model.load_state_dict(load_model(recipe.init).state_dict())
+        init_from(model, recipe.init)
     n_params = sum(p.numel() for p in model.parameters())
 
     # The training voices' set-aside utterances under each selection condition (the same noise draws at every evaluation).
