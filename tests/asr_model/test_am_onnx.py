@@ -31,3 +31,20 @@ def test_onnxruntime_matches_pytorch(tmp_path):
 def test_export_rejects_non_speech_model(tmp_path):
     with pytest.raises(ValueError, match="forward_features"):
         export_onnx(torch.nn.Linear(2, 2), tmp_path / "x.onnx")
+
+
+@pytest.mark.parametrize("encoder", ["zipformer", "fast_conformer"])
+def test_an_export_that_only_fits_the_example_length_is_refused(encoder, tmp_path):
+    from dataclasses import asdict
+    from importlib import import_module
+
+    from transmodal.asr.model import SpeechRecognizer, SpeechRecognizerConfig
+    from transmodal.asr.vocab import CharVocab
+
+    enc = import_module(f"transmodal.models.{encoder}").config("tiny")
+    torch.manual_seed(0)
+    m = SpeechRecognizer(SpeechRecognizerConfig(encoder=encoder, encoder_config=asdict(enc),
+                                                vocab_size=CharVocab().vocab_size)).eval()
+    with pytest.raises(ValueError, match="other input lengths|cannot be exported to ONNX yet"):
+        export_onnx(m, tmp_path / "am.onnx")
+    assert not (tmp_path / "am.onnx").exists()

@@ -7,6 +7,11 @@ and exact): inputs ``feats`` (B, T, n_mels) float32 and ``lengths`` (B,) int64; 
 It uses the tracing (TorchScript) exporter: the encoders validate lengths with data-dependent Python
 checks (``int(lengths.min())``), which the dynamo exporter refuses; tracing records them as constants
 (the checks simply do not run inside the graph) while every shape-carrying op stays dynamic.
+
+Tracing can also freeze a shape that is computed in Python into a constant, and then the graph is right only at the
+example's length. So, when onnxruntime is installed, the export is checked at two other shapes against PyTorch and
+refused (the file removed, a ``ValueError``) if they differ. The Conformer, Transformer and CNN encoders pass;
+the Fast Conformer (``unfold`` of a dynamic length) and the Zipformer (its frame-rate changes) do not yet.
 """
 
 from __future__ import annotations
@@ -47,12 +52,52 @@ def export_onnx(model: nn.Module, path: str | Path, opset: int = 18, example_fra
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # TracerWarnings from the (skipped) Python-level checks
-            torch.onnx.export(
-                wrapper, (feats, lengths), str(path), dynamo=False, opset_version=opset,
-                input_names=["feats", "lengths"], output_names=["log_probs", "out_lengths"],
-                dynamic_axes={"feats": {0: "batch", 1: "time"}, "lengths": {0: "batch"},
-                              "log_probs": {0: "batch", 1: "frames"}, "out_lengths": {0: "batch"}},
-            )
+            try:
+                torch.onnx.export(
+                    wrapper, (feats, lengths), str(path), dynamo=False, opset_version=opset,
+                    input_names=["feats", "lengths"], output_names=["log_probs", "out_lengths"],
+                    dynamic_axes={"feats": {0: "batch", 1: "time"}, "lengths": {0: "batch"},
+                                  "log_probs": {0: "batch", 1: "frames"}, "out_lengths": {0: "batch"}},
+                )
+            except torch.onnx.errors.OnnxExporterError as e:
+                path.unlink(missing_ok=True)
+                raise ValueError(f"{_encoder_name(model)} cannot be exported to ONNX yet: "
+                                 f"{str(e).splitlines()[0][:200]}") from e
+        problem = _differs_from_pytorch(model, path, example_frames)
     finally:
         model.train(was_training)
+    if problem:
+        path.unlink(missing_ok=True)
+        raise ValueError(f"{_encoder_name(model)}: the traced ONNX graph does not reproduce PyTorch at other input lengths ({problem}); this encoder "
+                         "cannot be exported yet (the Conformer, Transformer and CNN encoders can)")
     return path
+
+
+def _encoder_name(model: nn.Module) -> str:
+    return type(getattr(model, "encoder", model)).__name__
+
+
+def _differs_from_pytorch(model: nn.Module, path: Path, example_frames: int, atol: float = 1e-3) -> str:
+    """Run the exported graph with onnxruntime at shapes other than the example's; '' when it matches PyTorch (or
+    onnxruntime is not installed), else what differs."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return ""
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    g = torch.Generator().manual_seed(0)
+    for frames in ([41], [example_frames + 76, example_frames + 60, example_frames + 3]):
+        feats = torch.randn(len(frames), max(frames), model.config.n_mels, generator=g)
+        lengths = torch.tensor(frames)
+        with torch.no_grad():
+            ref, ref_lengths = model.forward_features(feats, lengths)
+        try:
+            out, out_lengths = sess.run(None, {"feats": feats.numpy(), "lengths": lengths.numpy()})
+        except Exception as e:  # onnxruntime raises its own error types
+            return f"onnxruntime failed at {len(frames)} × {max(frames)} frames: {str(e).splitlines()[0][:160]}"
+        if out.shape != tuple(ref.shape) or out_lengths.tolist() != ref_lengths.tolist():
+            return f"at {len(frames)} × {max(frames)} frames: shape {out.shape}, expected {tuple(ref.shape)}"
+        worst = max(float((torch.from_numpy(out[i, :n]) - ref[i, :n]).abs().max()) for i, n in enumerate(ref_lengths.tolist()))
+        if worst > atol:
+            return f"at {len(frames)} × {max(frames)} frames: log-probabilities differ by up to {worst:.2g}"
+    return ""

@@ -17,12 +17,13 @@ r"""Activations of the speech encoders: Swish (Conformer) and SwooshR / SwooshL 
   As in the authors' code (icefall), SwooshL serves the feed-forward modules and SwooshR the
   convolution modules and the convolutional embedding.
 
-``log(1 + exp(z))`` is computed as ``logaddexp(0, z)`` (softplus), which does not overflow.
+``log(1 + exp(z))`` is computed as ``softplus(z)``, which does not overflow, is exact to 4e-18 in float64 (it
+turns linear only past z = 40) and, unlike ``logaddexp``, exports to ONNX (opset 18 has ``Softplus``).
 """
 
 from __future__ import annotations
 
-import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 SWOOSH_R_OFFSET = 0.313261687  # = log(1 + e^-1), printed to 9 decimals in the paper
@@ -31,12 +32,12 @@ SWOOSH_L_OFFSET = 0.035  # the paper's constant; log(1 + e^-4) would be 0.018149
 
 def swoosh_r(x: Tensor) -> Tensor:
     """SwooshR(x) = log(1 + exp(x − 1)) − 0.08x − 0.313261687."""
-    return torch.logaddexp(torch.zeros_like(x), x - 1.0) - 0.08 * x - SWOOSH_R_OFFSET
+    return F.softplus(x - 1.0, threshold=40.0) - 0.08 * x - SWOOSH_R_OFFSET
 
 
 def swoosh_l(x: Tensor) -> Tensor:
     """SwooshL(x) = log(1 + exp(x − 4)) − 0.08x − 0.035."""
-    return torch.logaddexp(torch.zeros_like(x), x - 4.0) - 0.08 * x - SWOOSH_L_OFFSET
+    return F.softplus(x - 4.0, threshold=40.0) - 0.08 * x - SWOOSH_L_OFFSET
 
 
 class SwooshR(nn.Module):
