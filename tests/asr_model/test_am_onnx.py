@@ -33,18 +33,50 @@ def test_export_rejects_non_speech_model(tmp_path):
         export_onnx(torch.nn.Linear(2, 2), tmp_path / "x.onnx")
 
 
-@pytest.mark.parametrize("encoder", ["zipformer", "fast_conformer"])
-def test_an_export_that_only_fits_the_example_length_is_refused(encoder, tmp_path):
+def _speech_model(encoder: str, name: str = "tiny"):
     from dataclasses import asdict
     from importlib import import_module
 
     from transmodal.asr.model import SpeechRecognizer, SpeechRecognizerConfig
     from transmodal.asr.vocab import CharVocab
 
-    enc = import_module(f"transmodal.models.{encoder}").config("tiny")
     torch.manual_seed(0)
-    m = SpeechRecognizer(SpeechRecognizerConfig(encoder=encoder, encoder_config=asdict(enc),
-                                                vocab_size=CharVocab().vocab_size)).eval()
-    with pytest.raises(ValueError, match="other input lengths|cannot be exported to ONNX yet"):
-        export_onnx(m, tmp_path / "am.onnx")
+    enc = import_module(f"transmodal.models.{encoder}").config(name)
+    return SpeechRecognizer(SpeechRecognizerConfig(encoder=encoder, encoder_config=asdict(enc),
+                                                   vocab_size=CharVocab().vocab_size)).eval()
+
+
+@pytest.mark.parametrize("encoder", ["zipformer", "speech_transformer", "speech_cnn"])
+def test_other_encoders_export_and_match_at_new_lengths(encoder, tmp_path):
+    m = _speech_model(encoder)
+    sess = ort.InferenceSession(str(export_onnx(m, tmp_path / "am.onnx")), providers=["CPUExecutionProvider"])
+    feats, lengths = torch.randn(2, 131, 80), torch.tensor([131, 77])  # export_onnx checked two other shapes itself
+    with torch.no_grad():
+        ref, ref_len = m.forward_features(feats, lengths)
+    out, out_len = sess.run(None, {"feats": feats.numpy(), "lengths": lengths.numpy()})
+    assert out_len.tolist() == ref_len.tolist()
+    for i, n in enumerate(ref_len.tolist()):
+        np.testing.assert_allclose(out[i, :n], ref[i, :n].numpy(), atol=1e-4, rtol=0)
+
+
+class _CeilByNegativeFloor(torch.nn.Module):
+    """Halves the frame rate with ⌈T/2⌉ written as -(-T // 2): right in PyTorch, ⌊T/2⌋ once traced to ONNX."""
+
+    class config:
+        n_mels = 80
+
+    def forward_features(self, feats, lengths):
+        t_out = -(-feats.shape[1] // 2)
+        return feats[:, : 2 * t_out : 2].log_softmax(-1) + torch.zeros(feats.shape[0], t_out, 1), -(-lengths // 2)
+
+
+def test_an_export_that_only_fits_the_example_length_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="does not reproduce PyTorch at other input lengths"):
+        export_onnx(_CeilByNegativeFloor(), tmp_path / "am.onnx")
+    assert not (tmp_path / "am.onnx").exists()
+
+
+def test_an_encoder_that_cannot_be_traced_is_refused_clearly(tmp_path):
+    with pytest.raises(ValueError, match="FastConformer cannot be exported to ONNX yet"):
+        export_onnx(_speech_model("fast_conformer"), tmp_path / "am.onnx")
     assert not (tmp_path / "am.onnx").exists()

@@ -274,12 +274,12 @@ class Downsample(nn.Module):
     def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         b, t, d = x.shape
         f = self.factor
-        t_out = -(-t // f)
+        t_out = (t + f - 1) // f  # ⌈t/f⌉; not -(-t // f): ONNX integer division truncates, so that would be ⌊t/f⌋
         frame = torch.arange(t_out * f, device=x.device)[None, :]
         source = torch.minimum(frame, (lengths - 1).clamp(min=0)[:, None])  # (B, t_out·f)
         x = x.gather(1, source[..., None].expand(b, t_out * f, d))
         w = torch.softmax(self.weights, dim=0).to(x.dtype)
-        return torch.einsum("btfd,f->btd", x.view(b, t_out, f, d), w), -(-lengths // f)
+        return torch.einsum("btfd,f->btd", x.view(b, t_out, f, d), w), (lengths + f - 1) // f
 
 
 def upsample(x: Tensor, factor: int, length: int) -> Tensor:

@@ -79,7 +79,7 @@ def local_attention(
     if band_bias is not None and w < window:
         band_bias = band_bias[..., window - w : window + w + 1]
 
-    nb = -(-t // w)  # number of query blocks, ⌈T / w⌉
+    nb = (t + w - 1) // w  # number of query blocks, ⌈T / w⌉ (exported to ONNX as written: its integer division truncates)
     extra = nb * w - t  # padding of the last block
 
     # Queries (B, H, nb, w, d); keys/values of block b are positions (b−1)w … (b+2)w − 1 → (B, H, nb, 3w, d).
