@@ -37,6 +37,17 @@ def _pad_time(x: Tensor, before: int, after: int, value: float | bool = 0) -> Te
     return F.pad(x, (0, 0, before, after), value=value)
 
 
+def _windows(x: Tensor, nb: int, w: int) -> Tensor:
+    """x (…, (nb + 2)·w, d) or masks (B, (nb + 2)·w) → the nb overlapping windows of 3w frames, starting every w:
+    (…, nb, 3w, d) or (B, nb, 3w). Window b is chunks b, b + 1, b + 2 of the w-frame chunks side by side (what
+    ``unfold(dim, 3w, w)`` gives, built from slices so that it also traces to ONNX with a dynamic length)."""
+    mask = x.dim() == 2
+    chunks = x.view(*x.shape[:-1], nb + 2, w) if mask else x.view(*x.shape[:-2], nb + 2, w, x.shape[-1])
+    axis = -2 if mask else -3
+    parts = [chunks.narrow(axis, i, nb) for i in range(3)]
+    return torch.cat(parts, dim=-1 if mask else -2)
+
+
 def local_attention(
     q: Tensor,
     k: Tensor,
@@ -84,8 +95,8 @@ def local_attention(
 
     # Queries (B, H, nb, w, d); keys/values of block b are positions (b−1)w … (b+2)w − 1 → (B, H, nb, 3w, d).
     q_blocks = _pad_time(q, 0, extra).view(b, h, nb, w, d_k)
-    k_blocks = _pad_time(k, w, extra + w).unfold(2, 3 * w, w).transpose(-1, -2)
-    v_blocks = _pad_time(v, w, extra + w).unfold(2, 3 * w, w).transpose(-1, -2)
+    k_blocks = _windows(_pad_time(k, w, extra + w), nb, w)
+    v_blocks = _windows(_pad_time(v, w, extra + w), nb, w)
 
     # Which (query, key) pairs are allowed: within the band, key a real frame — or the query itself.
     row = torch.arange(w, device=q.device)[:, None]  # query's place in its block
@@ -93,7 +104,7 @@ def local_attention(
     offset = col - w - row  # (w, 3w): j − i
     if keep is None:
         keep = torch.ones(b, t, dtype=torch.bool, device=q.device)
-    key_real = _pad_time(keep, w, extra + w, value=False).unfold(1, 3 * w, w)  # (B, nb, 3w)
+    key_real = _windows(_pad_time(keep, w, extra + w, value=False), nb, w)  # (B, nb, 3w)
     allowed = ((offset.abs() <= w) & key_real[:, :, None, :]) | (offset == 0)  # (B, nb, w, 3w)
 
     bias = None
