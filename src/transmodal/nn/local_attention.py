@@ -37,14 +37,15 @@ def _pad_time(x: Tensor, before: int, after: int, value: float | bool = 0) -> Te
     return F.pad(x, (0, 0, before, after), value=value)
 
 
-def _windows(x: Tensor, nb: int, w: int) -> Tensor:
+def _windows(x: Tensor, nb: int, w: int, prefix: Tensor | None = None) -> Tensor:
     """x (…, (nb + 2)·w, d) or masks (B, (nb + 2)·w) → the nb overlapping windows of 3w frames, starting every w:
     (…, nb, 3w, d) or (B, nb, 3w). Window b is chunks b, b + 1, b + 2 of the w-frame chunks side by side (what
-    ``unfold(dim, 3w, w)`` gives, built from slices so that it also traces to ONNX with a dynamic length)."""
+    ``unfold(dim, 3w, w)`` gives, built from slices so that it also traces to ONNX with a dynamic length).
+    ``prefix`` (…, nb, G, d), e.g. the global keys, is put in front of every window in the same copy."""
     mask = x.dim() == 2
     chunks = x.view(*x.shape[:-1], nb + 2, w) if mask else x.view(*x.shape[:-2], nb + 2, w, x.shape[-1])
     axis = -2 if mask else -3
-    parts = [chunks.narrow(axis, i, nb) for i in range(3)]
+    parts = ([] if prefix is None else [prefix]) + [chunks.narrow(axis, i, nb) for i in range(3)]
     return torch.cat(parts, dim=-1 if mask else -2)
 
 
@@ -95,8 +96,12 @@ def local_attention(
 
     # Queries (B, H, nb, w, d); keys/values of block b are positions (b−1)w … (b+2)w − 1 → (B, H, nb, 3w, d).
     q_blocks = _pad_time(q, 0, extra).view(b, h, nb, w, d_k)
-    k_blocks = _windows(_pad_time(k, w, extra + w), nb, w)
-    v_blocks = _windows(_pad_time(v, w, extra + w), nb, w)
+    # With global keys/values, they come first in every block's window (G + 3w keys).
+    g = 0 if global_k is None else global_k.shape[2]
+    k_global = None if global_k is None else global_k[:, :, None].expand(b, h, nb, g, d_k)
+    v_global = None if global_v is None else global_v[:, :, None].expand(b, h, nb, g, v.shape[-1])
+    k_blocks = _windows(_pad_time(k, w, extra + w), nb, w, k_global)
+    v_blocks = _windows(_pad_time(v, w, extra + w), nb, w, v_global)
 
     # Which (query, key) pairs are allowed: within the band, key a real frame — or the query itself.
     row = torch.arange(w, device=q.device)[:, None]  # query's place in its block
@@ -115,9 +120,6 @@ def local_attention(
         bias = band.gather(-1, column)  # (B, H, nb, w, 3w)
 
     if global_k is not None:
-        g = global_k.shape[2]
-        k_blocks = torch.cat([global_k[:, :, None].expand(b, h, nb, g, d_k), k_blocks], dim=3)
-        v_blocks = torch.cat([global_v[:, :, None].expand(b, h, nb, g, v.shape[-1]), v_blocks], dim=3)
         allowed = torch.cat([allowed.new_ones(b, nb, w, g), allowed], dim=3)
         if global_bias is not None or bias is not None:
             gb = q.new_zeros(b, h, t, g) if global_bias is None else global_bias
