@@ -69,8 +69,8 @@ def export_onnx(model: nn.Module, path: str | Path, opset: int = 18, example_fra
         model.train(was_training)
     if problem:
         path.unlink(missing_ok=True)
-        raise ValueError(f"{_encoder_name(model)}: the traced ONNX graph does not reproduce PyTorch at other input lengths ({problem}); this encoder "
-                         "cannot be exported yet")
+        raise ValueError(f"{_encoder_name(model)}: the traced ONNX graph does not reproduce PyTorch at other input "
+                         f"lengths ({problem}); this encoder cannot be exported yet")
     return path
 
 
