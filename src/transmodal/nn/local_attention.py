@@ -38,15 +38,15 @@ def _pad_time(x: Tensor, before: int, after: int, value: float | bool = 0) -> Te
 
 
 def _windows(x: Tensor, nb: int, w: int, prefix: Tensor | None = None) -> Tensor:
-    """x (…, (nb + 2)·w, d) or masks (B, (nb + 2)·w) → the nb overlapping windows of 3w frames, starting every w:
-    (…, nb, 3w, d) or (B, nb, 3w). Window b is chunks b, b + 1, b + 2 of the w-frame chunks side by side (what
-    ``unfold(dim, 3w, w)`` gives, built from slices so that it also traces to ONNX with a dynamic length).
-    ``prefix`` (…, nb, G, d), e.g. the global keys, is put in front of every window in the same copy."""
-    mask = x.dim() == 2
-    chunks = x.view(*x.shape[:-1], nb + 2, w) if mask else x.view(*x.shape[:-2], nb + 2, w, x.shape[-1])
-    axis = -2 if mask else -3
-    parts = ([] if prefix is None else [prefix]) + [chunks.narrow(axis, i, nb) for i in range(3)]
-    return torch.cat(parts, dim=-1 if mask else -2)
+    """x (…, (nb + 2)·w, d) → the nb overlapping windows of 3w frames, starting every w: (…, nb, 3w, d).
+
+    Window b is chunks b, b + 1, b + 2 of the w-frame chunks side by side (what ``unfold`` gives, built from
+    slices so that it also traces to ONNX with a dynamic length). ``prefix`` (…, nb, G, d), e.g. the global keys,
+    is put in front of every window in the same copy.
+    """
+    chunks = x.view(*x.shape[:-2], nb + 2, w, x.shape[-1])
+    parts = ([] if prefix is None else [prefix]) + [chunks.narrow(-3, i, nb) for i in range(3)]
+    return torch.cat(parts, dim=-2)
 
 
 def local_attention(
@@ -109,7 +109,7 @@ def local_attention(
     offset = col - w - row  # (w, 3w): j − i
     if keep is None:
         keep = torch.ones(b, t, dtype=torch.bool, device=q.device)
-    key_real = _windows(_pad_time(keep, w, extra + w, value=False), nb, w)  # (B, nb, 3w)
+    key_real = _windows(_pad_time(keep, w, extra + w, value=False)[..., None], nb, w)[..., 0]  # (B, nb, 3w)
     allowed = ((offset.abs() <= w) & key_real[:, :, None, :]) | (offset == 0)  # (B, nb, w, 3w)
 
     bias = None
