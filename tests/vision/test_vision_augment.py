@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from transmodal.vision.augment import random_crop, random_erasing, random_hflip
+from transmodal.vision.augment import random_crop, random_erasing, random_hflip, shift, tta_views
 
 
 def test_random_crop_is_a_window_of_the_padded_image():
@@ -87,3 +87,26 @@ def test_mix_batch_off_gives_one_hot_labels_and_is_reproducible():
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) and not torch.equal(a[0], x)
     with pytest.raises(ValueError, match="must lie in"):
         mix_batch(x, y, 3, p=1.5)
+
+
+def test_shift_moves_content_and_fills_the_border():
+    x = torch.arange(1, 13).float().view(1, 1, 3, 4)
+    right = shift(x, 1, 0)
+    assert torch.equal(right[..., :, 1:], x[..., :, :-1]) and torch.equal(right[..., :, 0], torch.zeros(1, 1, 3))
+    up = shift(x, 0, -1, fill=-1.0)
+    assert torch.equal(up[..., :-1, :], x[..., 1:, :]) and torch.equal(up[..., -1, :], torch.full((1, 1, 4), -1.0))
+    assert torch.equal(shift(x, 0, 0), x) and torch.equal(shift(x, 5, 0), torch.zeros_like(x))
+
+
+def test_tta_views_are_every_shift_of_the_image_and_its_mirror():
+    x = torch.rand(2, 1, 6, 6, generator=torch.Generator().manual_seed(0))
+    views = tta_views(x, shift_by=1, flip=True)
+    assert len(views) == 18 and torch.equal(views[0], x) and torch.equal(views[9], x.flip(-1))
+    expected = {(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)}
+    for base, group in ((x, views[:9]), (x.flip(-1), views[9:])):
+        found = {(dx, dy) for dx, dy in expected for v in group if torch.equal(v, shift(base, dx, dy))}
+        assert found == expected
+    assert len(tta_views(x, shift_by=2, flip=False)) == 25
+    assert len(tta_views(x, shift_by=0, flip=False)) == 1
+    with pytest.raises(ValueError, match="shift_by"):
+        tta_views(x, shift_by=-1)

@@ -82,6 +82,25 @@ def test_non_images_fail_clearly_before_any_output(vit_dir, images, tmp_path, ca
     assert "no such file" in capsys.readouterr().err
 
 
+def test_classify_uses_the_models_test_time_augmentation_unless_told_not_to(tmp_path, images, capsys):
+    from transmodal.models.vit import predict
+
+    d = save_tiny_vit(tmp_path / "tta")
+    meta = json.loads((d / "labels.json").read_text())
+    (d / "labels.json").write_text(json.dumps({**meta, "tta": {"shift_by": 1, "flip": True}}))
+    x = load_images(images)
+    assert cli.main(["classify", "--model", str(d), *map(str, images)]) == 0
+    with_tta = predict(tiny_vit(), x, tta={"shift_by": 1, "flip": True})
+    np.testing.assert_allclose([r["confidence"] for r in _lines(capsys)], with_tta.max(-1).values.tolist(), atol=1e-4)
+    assert cli.main(["classify", "--model", str(d), "--no-tta", *map(str, images)]) == 0
+    plain = predict(tiny_vit(), x)
+    np.testing.assert_allclose([r["confidence"] for r in _lines(capsys)], plain.max(-1).values.tolist(), atol=1e-4)
+    assert not torch.allclose(with_tta, plain, atol=1e-4)
+    (d / "labels.json").write_text(json.dumps({**meta, "tta": {"shift": 1}}))
+    assert cli.main(["classify", "--model", str(d), str(images[0])]) == 2
+    assert "'tta' must be null or an object" in capsys.readouterr().err
+
+
 def test_wrong_kind_of_model_fails_clearly(tmp_path, images, capsys):
     pixel = save_tiny_pixel_model(tmp_path / "pixel")
     assert cli.main(["classify", "--model", str(pixel), str(images[0])]) == 2

@@ -34,7 +34,10 @@ def test_fashion_vit_recipe_end_to_end(data, tmp_path):
     assert (out / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
     assert json.loads((out / "report.json").read_text())["parameters"] == report["parameters"]
     model = load_model(out / "best")
-    assert model.arch == "vit" and json.loads((out / "best" / "labels.json").read_text())["labels"][9] == "Ankle boot"
+    labels = json.loads((out / "best" / "labels.json").read_text())
+    assert model.arch == "vit" and labels["labels"][9] == "Ankle boot"
+    assert labels["tta"] == report["test"]["tta"] == {"shift_by": 1, "flip": True}
+    assert 0.0 <= report["test"]["accuracy_plain"] <= 1.0
 
 
 def test_epochs_are_reproducible_and_augmented(data):

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from transmodal.models import build
-from transmodal.models.vit import VisionTransformer, attention_rollout, config, count_parameters
+from transmodal.models.vit import VisionTransformer, attention_rollout, config, count_parameters, predict
 from vision_testlib import tiny_vit
 
 
@@ -172,3 +172,17 @@ def test_drop_path_only_in_training_and_keeps_the_mean():
     assert set(rows.unique().tolist()) <= {0.0, 2.0}
     assert abs(rows.mean().item() - 1.0) < 0.1
     assert torch.equal(y[:, 0], y[:, 1])  # whole samples are dropped, not single values
+
+
+def test_predict_with_tta_is_the_mean_probability_over_the_views():
+    from transmodal.vision.augment import tta_views
+
+    model = tiny_vit(pool="mean")
+    x = torch.rand(5, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    tta = {"shift_by": 1, "flip": True}
+    got = predict(model, x, batch_size=2, tta=tta)
+    with torch.no_grad():
+        expected = torch.stack([F.softmax(model(v), -1) for v in tta_views(x, **tta)]).mean(0)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(got, predict(model, x), atol=1e-4)  # the views do change the answer
+    torch.testing.assert_close(got.sum(-1), torch.ones(5))

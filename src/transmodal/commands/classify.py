@@ -2,6 +2,9 @@
 
 Prints one JSON object per image, in the order given: ``{"path": ..., "label": ..., "confidence": ...}``
 (``label``: the class name, e.g. Fashion-MNIST's "Ankle boot"; ``confidence``: its softmax probability).
+When the checkpoint's ``labels.json`` names a test-time augmentation (``"tta": {"shift_by": 1, "flip": true}``, as
+the fashion-vit recipe writes), the probabilities are the mean over those views of each picture
+(:func:`transmodal.vision.augment.tta_views`); ``--no-tta`` uses the single plain view.
 
 Any image PIL reads, of any size or mode, is converted like the model's training images: for grey
 (Fashion-MNIST) models, grey, inverted when its background is light (Fashion-MNIST pictures are light
@@ -36,16 +39,19 @@ def register(sub) -> None:
     p.add_argument("--model", default=None, help=f"shipped model name or checkpoint directory (default: {DEFAULT_MODEL})")
     p.add_argument("--plot-attention", metavar="PNG", help="also draw the attention rollout over each image")
     p.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default: 64)")
+    p.add_argument("--no-tta", action="store_true",
+                   help="one forward pass per image, ignoring the test-time augmentation the model's labels.json names")
     p.set_defaults(func=classify)
 
 
 def load_classifier(name_or_path: str):
-    """(model, class names, background rule) of a ViT checkpoint directory or shipped model name."""
+    """(model, class names, background rule, test-time augmentation or None) of a ViT checkpoint directory or
+    shipped model name."""
     from transmodal.hub import load_as
 
     model, path = load_as(name_or_path, "vit", "an image classifier")
     names = [str(i) for i in range(model.config.num_classes)]
-    background = "dark"
+    background, tta = "dark", None
     meta_file = Path(path) / "labels.json"
     if meta_file.is_file():
         try:
@@ -54,29 +60,33 @@ def load_classifier(name_or_path: str):
             raise ValueError(f"{meta_file} is not valid JSON ({e}); re-save the checkpoint") from e
         names = list(meta.get("labels", names))
         background = meta.get("background", background)
+        tta = meta.get("tta")
+        if tta is not None and (not isinstance(tta, dict) or set(tta) - {"shift_by", "flip"}):
+            raise ValueError(f"{meta_file}: 'tta' must be null or an object with 'shift_by' and 'flip', got {tta!r}")
         if len(names) != model.config.num_classes:
             raise ValueError(f"{meta_file} names {len(names)} classes but the model has {model.config.num_classes}")
-    return model, names, background
+    return model, names, background, tta
 
 
-def classify_images(paths: list[str], model_name: str, batch_size: int = 64) -> tuple[list[dict], object, object]:
-    """One ``{"path", "label", "confidence"}`` per image (in order), plus the model and the prepared images."""
+def classify_images(paths: list[str], model_name: str, batch_size: int = 64, tta: bool = True) -> tuple[list[dict], object, object]:
+    """One ``{"path", "label", "confidence"}`` per image (in order), plus the model and the prepared images; ``tta``
+    False ignores the model's test-time augmentation."""
     from transmodal.models.vit import predict
     from transmodal.vision.io import load_images
 
     if batch_size < 1:
         raise ValueError(f"--batch-size {batch_size}: give at least 1")
-    model, names, background = load_classifier(model_name)
+    model, names, background, views = load_classifier(model_name)
     c = model.config
     images = load_images(paths, size=c.image_size, channels=c.in_chans, background=background)
-    probs = predict(model, images, batch_size)
+    probs = predict(model, images, batch_size, views if tta else None)
     conf, index = probs.max(dim=-1)
     rows = [{"path": str(p), "label": names[int(i)], "confidence": round(float(q), 4)} for p, i, q in zip(paths, index, conf)]
     return rows, model, images
 
 
 def classify(args) -> None:
-    rows, model, images = classify_images(args.images, args.model or _default_model(), args.batch_size)
+    rows, model, images = classify_images(args.images, args.model or _default_model(), args.batch_size, not args.no_tta)
     for row in rows:
         print(json.dumps(row, ensure_ascii=False))
     if args.plot_attention:

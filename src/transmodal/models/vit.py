@@ -372,11 +372,17 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def predict(model: VisionTransformer, images: Tensor, batch_size: int = 256) -> Tensor:
-    """Class probabilities (N, K) of images (N, C, H, W) in [0, 1], computed in eval mode by batches."""
+def predict(model: VisionTransformer, images: Tensor, batch_size: int = 256, tta: dict | None = None) -> Tensor:
+    """Class probabilities (N, K) of images (N, C, H, W) in [0, 1], computed in eval mode by batches. With ``tta``
+    (the keyword arguments of :func:`transmodal.vision.augment.tta_views`, e.g. ``{"shift_by": 1, "flip": True}``)
+    they are the mean of the probabilities over the test-time views, p(k | x) = (1/V) Σ_v softmax(f(view_v(x)))_k."""
+    from transmodal.vision.augment import tta_views
+
     model.eval()
     out = []
     with torch.no_grad():
         for start in range(0, images.shape[0], batch_size):
-            out.append(F.softmax(model(images[start : start + batch_size]), dim=-1))
+            x = images[start : start + batch_size]
+            views = tta_views(x, **tta) if tta is not None else [x]
+            out.append(sum(F.softmax(model(v), dim=-1) for v in views) / len(views))
     return torch.cat(out) if out else images.new_zeros(0, model.config.num_classes)

@@ -25,6 +25,7 @@ class FashionViTRecipe:
     cutmix_alpha: float = 1.0  # λ ~ Beta(α, α) for CutMix
     cutmix_prob: float = 0.5  # of the mixed batches, the share mixed by CutMix (the rest by mixup)
     drop_path: float = -1.0  # stochastic depth of the last block; -1 = the model config's value
+    tta_shift: int = 1  # test-time augmentation: every shift within ±tta_shift px (and mirror images when hflip); -1 = off
     valid_size: int = 5000  # training images held out for validation (model selection)
     eval_every_epochs: int = 1
     max_steps: int = 0  # stop after this many steps (0 = epochs × steps per epoch): for smoke runs

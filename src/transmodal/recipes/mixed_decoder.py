@@ -295,7 +295,7 @@ def load_fashion_classifier(name: str):
     from transmodal.commands.classify import load_classifier
 
     try:
-        model, names, _ = load_classifier(name)
+        model, names, _, _ = load_classifier(name)
     except ValueError as e:
         raise ValueError(f"--classifier {name!r}: {e}. Give a Fashion-MNIST ViT checkpoint directory, or 'none' to skip "
                          "the classifier check") from e

@@ -16,6 +16,13 @@ Mixing images of a batch (label-mixing regularisers; the labels become distribut
   from the box actually pasted, λ = 1 − (box area)/(HW), and ỹ = λ·y_i + (1 − λ)·y_j.
 * :func:`mix_batch` — one of the two per batch (``cutmix_prob``), with probability ``p``.
 
+Test-time augmentation (no randomness):
+
+* :func:`tta_views` — every shift of the picture by (dx, dy) ∈ [−s, s]² pixels (zero fill), and, with ``flip``,
+  the same shifts of its mirror image: (2s + 1)² or 2·(2s + 1)² views. A classifier's prediction is then the
+  mean of its class probabilities over the views, p(k | x) = (1/V) Σ_v softmax(f(view_v(x)))_k
+  (:func:`transmodal.models.vit.predict`).
+
 All draws come from the ``generator`` passed in, so a seeded generator gives reproducible batches
 (the recipes seed one per epoch, which is what lets training resume exactly).
 """
@@ -134,3 +141,23 @@ def mix_batch(x: Tensor, y: Tensor, num_classes: int, p: float, mixup_alpha: flo
     if float(draw[1]) < cutmix_prob:
         return cutmix(x, y, num_classes, cutmix_alpha, generator)[:2]
     return mixup(x, y, num_classes, mixup_alpha, generator)[:2]
+
+
+def shift(x: Tensor, dx: int, dy: int, fill: float = 0.0) -> Tensor:
+    """(…, H, W) → (…, H, W): content moved ``dx`` pixels right and ``dy`` down; the uncovered border is ``fill``."""
+    h, w = x.shape[-2:]
+    if abs(dx) >= w or abs(dy) >= h:
+        return torch.full_like(x, fill)
+    padded = F.pad(x, (max(dx, 0), max(-dx, 0), max(dy, 0), max(-dy, 0)), value=fill)
+    top, left = max(-dy, 0), max(-dx, 0)
+    return padded[..., top : top + h, left : left + w]
+
+
+def tta_views(x: Tensor, shift_by: int = 1, flip: bool = True) -> list[Tensor]:
+    """The test-time views of (B, C, H, W) images: every shift within ±``shift_by`` pixels, of the images and (with
+    ``flip``) of their mirror images; the unshifted images come first."""
+    if shift_by < 0:
+        raise ValueError(f"shift_by={shift_by} must be >= 0")
+    offsets = [(0, 0)] + [(dx, dy) for dy in range(-shift_by, shift_by + 1) for dx in range(-shift_by, shift_by + 1) if dx or dy]
+    bases = [x, x.flip(-1)] if flip else [x]
+    return [shift(b, dx, dy) for b in bases for dx, dy in offsets]
