@@ -57,6 +57,34 @@ def test_results_per_held_out_voice(report):
             assert n == cond[name]["n"] and abs(right / n - cond[name]["accuracy"]) < 1e-9
 
 
+def test_noisy_results_per_noise_kind(report):
+    _, r = report
+    per_noise = r["heldout"]["noisy"]["per_noise"]
+    assert set(per_noise) <= {"white", "pink", "babble"} and len(per_noise) >= 2
+    for name in ("yes_no", "likert"):
+        n = sum(k[name]["n"] for k in per_noise.values())
+        right = sum(k[name]["accuracy"] * k[name]["n"] for k in per_noise.values())
+        assert n == r["heldout"]["noisy"][name]["n"] and abs(right / n - r["heldout"]["noisy"][name]["accuracy"]) < 1e-9
+    assert "per_noise" not in r["heldout"]["clean"]
+
+
+def test_every_voice_meets_every_noise_kind():
+    from collections import Counter
+
+    from transmodal.recipes.pt_quiz import noise_kinds
+
+    # the holdout manifest's layout: text by text, each voice's variants side by side (2 variants of 3 voices),
+    # where a kind chosen by position (i % 3) would give each voice only two kinds
+    groups = [v for _ in range(40) for v in ("f4", "f4", "m6", "m6", "br4", "br4")]
+    kinds = noise_kinds(groups, seed=0)
+    counts = Counter(zip(groups, kinds))
+    for v in ("f4", "m6", "br4"):
+        assert sorted(counts[(v, k)] for k in ("white", "pink", "babble")) == [26, 27, 27]
+    # nor does the kind follow the position within a text
+    assert len({kinds[i] for i in range(0, len(groups), 6)}) == 3
+    assert noise_kinds(groups, seed=0) == kinds and noise_kinds(groups, seed=1) != kinds
+
+
 def test_every_condition_and_answer_set_reported(report):
     _, r = report
     assert set(r["heldout"]) == {"clean", "telephone", "noisy"}

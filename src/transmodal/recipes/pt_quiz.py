@@ -115,12 +115,35 @@ def parse_conditions(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def condition_waves(waves: list[torch.Tensor], condition: str, snr_db: float, seed: int) -> list[torch.Tensor]:
-    """The clean evaluation waveforms under ``condition`` (deterministic per position)."""
+def noise_kinds(groups: list[str], seed: int) -> list[str]:
+    """The noise kind of each evaluation utterance: within each group (a voice), the kinds in turn over the group's
+    utterances in a seeded random order, so every voice meets every kind equally often (±1) and the kind does not
+    follow the texts' order. (Until stop 16 the kind was ``NOISES[i % 3]`` by position, which, with the holdout
+    manifest's voice-major rows of 2 variants, gave each voice only two of the three kinds: br4 never heard white noise.)"""
+    rng = random.Random(seed)
+    kinds = [""] * len(groups)
+    positions: dict[str, list[int]] = {}
+    for i, g in enumerate(groups):
+        positions.setdefault(g, []).append(i)
+    for g in sorted(positions):
+        order = positions[g][:]
+        rng.shuffle(order)
+        for k, i in enumerate(order):
+            kinds[i] = NOISES[k % len(NOISES)]
+    return kinds
+
+
+def condition_waves(waves: list[torch.Tensor], condition: str, snr_db: float, seed: int,
+                    groups: list[str] | None = None) -> list[torch.Tensor]:
+    """The clean evaluation waveforms under ``condition`` (deterministic per position). In the noisy condition the
+    noise kinds are balanced within each of ``groups`` (the utterances' voices; one group when None): :func:`noise_kinds`."""
     from transmodal.audio.synth.augment import add_noise, fit_peak, telephone
 
     if condition == "clean":
         return waves
+    if groups is not None and len(groups) != len(waves):
+        raise ValueError(f"groups has {len(groups)} entries for {len(waves)} waveforms")
+    kinds = noise_kinds(groups if groups is not None else [""] * len(waves), seed)
     out = []
     for i, w in enumerate(waves):
         x = w.double().numpy()
@@ -128,7 +151,7 @@ def condition_waves(waves: list[torch.Tensor], condition: str, snr_db: float, se
             y = telephone(x, RATE)
         elif condition == "noisy":
             rng = np.random.default_rng([seed, i])
-            kind = NOISES[i % len(NOISES)]
+            kind = kinds[i]
             sources = [waves[(i + k * 7919) % len(waves)].double().numpy() for k in range(1, 5)] if kind == "babble" else None
             y = add_noise(x, snr_db, kind, rng, sources)
             y = fit_peak(y)
@@ -209,44 +232,48 @@ def online_augment(p_telephone: float, p_noise: float, p_babble: float = 0.0, so
 
 
 def evaluate(transcriber: Transcriber, items: list[dict], waves: list[torch.Tensor], sets: dict[str, list[str]] = ANSWER_SETS,
-             free: bool = True) -> dict:
+             free: bool = True, noise: list[str] | None = None) -> dict:
     """Per answer set: closed-set accuracy (and scores for calibration); free-decoding exact match overall; the same
-    accuracies per voice under ``per_voice`` when the items name more than one voice."""
+    accuracies per voice under ``per_voice`` when the items name more than one voice, and per noise kind under
+    ``per_noise`` when ``noise`` gives each item's kind (:func:`noise_kinds`)."""
     lps = transcriber.log_probs(waves)
     out: dict = {"n": len(items)}
-    voices = sorted({it.get("voice", "") for it in items})
-    per_voice: dict[str, dict] = {v: {} for v in voices}
+    voices = [it.get("voice", "") for it in items]
+    breakdowns = {"per_voice": voices} if len(set(voices)) > 1 else {}
+    if noise is not None:
+        if len(noise) != len(items):
+            raise ValueError(f"noise has {len(noise)} entries for {len(items)} items")
+        breakdowns["per_noise"] = list(noise)
+    split = {name: {k: {} for k in sorted(set(keys))} for name, keys in breakdowns.items()}
+
+    def tally(field: str, idx: list[int], right: list[bool], summary) -> None:
+        for name, keys in breakdowns.items():
+            for k in split[name]:
+                mine = [r for i, r in zip(idx, right) if keys[i] == k]
+                split[name][k][field] = summary(mine)
+
     if free:
         exact = [transcriber._free(lp, 1)[0] == it["text"] for it, lp in zip(items, lps)]
         out["free_exact_match"] = sum(exact) / max(len(exact), 1)
-        for v in voices:
-            mine = [e for e, it in zip(exact, items) if it.get("voice", "") == v]
-            per_voice[v]["free_exact_match"] = sum(mine) / max(len(mine), 1)
+        tally("free_exact_match", list(range(len(items))), exact, lambda m: sum(m) / max(len(m), 1))
     all_scores, all_correct = [], []
     for name, answers in sets.items():
         scorer = ClosedSetScorer(answers, transcriber.vocab)
         idx = [i for i, it in enumerate(items) if it["text"] in answers]
-        right, errors = 0, {}
-        right_by_voice = {v: [0, 0] for v in voices}
+        right, errors = [], {}
         for i in idx:
             s = scorer.scores(lps[i][None], torch.tensor([lps[i].shape[0]]))[0]
             y = answers.index(items[i]["text"])
             all_scores.append(s)
             all_correct.append(y)
-            tally = right_by_voice[items[i].get("voice", "")]
-            tally[1] += 1
-            if int(s.argmax()) == y:
-                right += 1
-                tally[0] += 1
-            else:
+            right.append(int(s.argmax()) == y)
+            if not right[-1]:
                 key = f"{items[i]['text']} → {answers[int(s.argmax())]}"
                 errors[key] = errors.get(key, 0) + 1
-        out[name] = {"n": len(idx), "accuracy": right / max(len(idx), 1),
+        out[name] = {"n": len(idx), "accuracy": sum(right) / max(len(idx), 1),
                      "errors": dict(sorted(errors.items(), key=lambda kv: -kv[1])[:10])}
-        for v, (r, n) in right_by_voice.items():
-            per_voice[v][name] = {"n": n, "accuracy": r / max(n, 1)}
-    if len(voices) > 1:
-        out["per_voice"] = per_voice
+        tally(name, idx, right, lambda m: {"n": len(m), "accuracy": sum(m) / max(len(m), 1)})
+    out.update(split)
     out["_scores"], out["_correct"] = all_scores, all_correct
     return out
 
@@ -323,7 +350,8 @@ def run(recipe: PtQuizRecipe) -> dict:
     n_params = sum(p.numel() for p in model.parameters())
 
     # The training voices' set-aside utterances under each selection condition (the same noise draws at every evaluation).
-    valid_sets = {c: condition_waves(valid_waves, c, recipe.noisy_snr_db, recipe.seed) for c in valid_conditions}
+    valid_voices = [it["voice"] for it in valid_items]
+    valid_sets = {c: condition_waves(valid_waves, c, recipe.noisy_snr_db, recipe.seed, valid_voices) for c in valid_conditions}
 
     def eval_fn(m) -> dict[str, float]:
         """Mean closed-set accuracy over the answer sets, per condition; ``closed_set_accuracy`` (the selection metric)
@@ -342,9 +370,11 @@ def run(recipe: PtQuizRecipe) -> dict:
                                                                  babble_snr))
     transcriber = Transcriber(load_model(best_dir), vocab)
     results = {}
+    eval_voices = [it["voice"] for it in eval_items]
     for condition in CONDITIONS:
-        waves = condition_waves(eval_waves, condition, recipe.noisy_snr_db, recipe.seed)
-        results[condition] = evaluate(transcriber, eval_items, waves)
+        waves = condition_waves(eval_waves, condition, recipe.noisy_snr_db, recipe.seed, eval_voices)
+        kinds = noise_kinds(eval_voices, recipe.seed) if condition == "noisy" else None
+        results[condition] = evaluate(transcriber, eval_items, waves, noise=kinds)
     # τ is fitted on all three conditions together (utterance by utterance, so both halves hold every condition):
     # fitted on clean audio alone, where nearly everything is right, it would be overconfident on the telephone.
     scores = [s for trio in zip(*(results[c]["_scores"] for c in CONDITIONS)) for s in trio]
@@ -386,6 +416,11 @@ def report_markdown(report: dict) -> str:
                 name = min((s for s in ANSWER_SETS if r[s]["n"]), key=lambda s: r[s]["accuracy"])
                 cells.append(f"{100 * r[name]['accuracy']:.1f}% ({name})")
             lines.append(f"| {v} | " + " | ".join(cells) + " |")
+    kinds = report["heldout"]["noisy"].get("per_noise", {})
+    if kinds:
+        lines += ["", "| noisy condition, by noise kind | " + " | ".join(ANSWER_SETS) + " |", "| --- |" + " --- |" * len(ANSWER_SETS)]
+        for k, r in kinds.items():
+            lines.append(f"| {k} | " + " | ".join(f"{100 * r[s]['accuracy']:.1f}% (n={r[s]['n']})" for s in ANSWER_SETS) + " |")
     if "decisions" in report["heldout"][CONDITIONS[0]]:
         lines += ["", "| questionnaire policy (default thresholds) | " + " | ".join(CONDITIONS) + " |",
                   "| --- |" + " --- |" * len(CONDITIONS)]
