@@ -1,4 +1,4 @@
-"""Starting a speech recipe from another saved model: ``speech_common.check_init`` / ``init_from``."""
+"""Starting a speech recipe from another saved model: ``recipes.common.check_init`` / ``init_from``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from am_testlib import save_checkpoint, tiny_model
 
 
 def test_init_copies_every_weight_even_across_sample_rates(tmp_path):
-    from transmodal.recipes.speech_common import init_from
+    from transmodal.recipes.common import init_from
 
     saved = save_checkpoint(tmp_path / "ck", seed=1)  # 16 kHz
     model = tiny_model(seed=2, sample_rate=8000)
@@ -27,7 +27,7 @@ def test_init_with_another_configuration_fails_clearly(tmp_path):
     from transmodal.asr.model import SpeechRecognizer, SpeechRecognizerConfig
     from transmodal.asr.vocab import CharVocab
     from transmodal.models.conformer import config
-    from transmodal.recipes.speech_common import init_from
+    from transmodal.recipes.common import init_from
 
     saved = save_checkpoint(tmp_path / "ck")
     enc = config("tiny", d_model=48, n_layers=1, n_heads=2, kernel_size=7)

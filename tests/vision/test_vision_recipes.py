@@ -112,3 +112,22 @@ def test_recipe_options_parse_from_the_command_line(monkeypatch):
     assert (args.epochs, args.hflip, args.warmup_epochs, args.compare_models) == (3, False, 0.5, "fashion-p4,fashion-p7")
     args = cli.build_parser().parse_args(["train", "pixel-gpt", "--levels", "8", "--palette", "kmeans", "--top-k", "5"])
     assert (args.levels, args.palette, args.top_k) == (8, "kmeans", 5)
+
+
+def test_init_starts_from_a_saved_model_and_refuses_a_wrong_one(data, tmp_path):
+    first = run_vit(FashionViTRecipe(out=str(tmp_path / "a"), model="micro", limit=64, batch_size=32, max_steps=1,
+                                     valid_size=50, test_limit=50, threads=1, progress=False, tta_shift=-1))
+    assert first["test"]["tta"] is None and first["test"]["accuracy"] == first["test"]["accuracy_plain"]
+    saved = load_model(tmp_path / "a" / "best")
+    # one step at a vanishing learning rate after init: the model kept is the saved one, weight for weight
+    again = FashionViTRecipe(out=str(tmp_path / "b"), model="micro", init=str(tmp_path / "a" / "best"), limit=64,
+                             batch_size=32, max_steps=1, lr=1e-12, valid_size=50, test_limit=50, threads=1, progress=False,
+                             tta_shift=-1)
+    run_vit(again)
+    for (name, a), b in zip(saved.state_dict().items(), load_model(tmp_path / "b" / "best").state_dict().values()):
+        torch.testing.assert_close(a, b, msg=name)
+    with pytest.raises(ValueError, match="not a saved model"):
+        run_vit(FashionViTRecipe(out=str(tmp_path / "c"), model="micro", init=str(tmp_path / "nothing")))
+    with pytest.raises(ValueError, match="do not fit this model"):
+        run_vit(FashionViTRecipe(out=str(tmp_path / "d"), model="fashion-p7", init=str(tmp_path / "a" / "best"), limit=64,
+                                 batch_size=32, max_steps=1, valid_size=50, test_limit=50, threads=1, progress=False))

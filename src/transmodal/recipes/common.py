@@ -1,6 +1,6 @@
 """What every recipe does before and after training (thread count, output folder, artifacts built once per job,
 fit then reload the best checkpoint), and the pieces several recipes share (a fixed train/valid split, the
-Fashion-MNIST splits, AdamW with a no-decay list, uint8 pictures to floats)."""
+Fashion-MNIST splits, AdamW with a no-decay list, uint8 pictures to floats, starting from another saved model)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,29 @@ def start_run(out: str | Path, threads: int = 0) -> Path:
     path = Path(out)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def check_init(checkpoint: str) -> None:
+    """Fail at once (before data are built or read) when ``init`` names no saved model."""
+    if checkpoint and not (Path(checkpoint) / "config.json").is_file():
+        raise ValueError(f"init={checkpoint!r}: not a saved model (a folder with config.json and model.safetensors)")
+
+
+def init_from(model: torch.nn.Module, checkpoint: str) -> None:
+    """Start ``model`` from the weights of a saved model (fine-tuning, or transfer from another recipe's model).
+
+    Every weight must be there with the same shape. (Speech models: the feature front end holds no weights, so a
+    checkpoint trained at another sample rate loads too; its filters then meet a different band and fine-tuning
+    adapts them.)
+    """
+    source = load_model(checkpoint).state_dict()
+    target = model.state_dict()
+    wrong = [k for k in target if k not in source or source[k].shape != target[k].shape]
+    if wrong or set(source) - set(target):
+        raise ValueError(f"init={checkpoint!r}: its weights do not fit this model (first differences: "
+                         f"{(wrong or sorted(set(source) - set(target)))[:3]}); give a checkpoint of the same "
+                         "configuration (and, for speech, the same vocabulary)")
+    model.load_state_dict(source)
 
 
 def build_once(path: Path, build: Callable[[Path], None], load: Callable[[Path], T]) -> T:

@@ -30,8 +30,8 @@ import torch
 from transmodal.asr.closed_set import ClosedSetScorer
 from transmodal.asr.model import CALIBRATION, LEXICON, SpeechRecognizer, SpeechRecognizerConfig, Transcriber
 from transmodal.asr.vocab import CharVocab
-from transmodal.recipes.common import start_run
-from transmodal.recipes.speech_common import calibrate, check_init, init_from, parse_speeds, read_waves, train_ctc
+from transmodal.recipes.common import check_init, init_from, start_run
+from transmodal.recipes.speech_common import calibrate, parse_speeds, read_waves, train_ctc
 from transmodal.audio.synth.texts import EN_DIGITS
 from transmodal.datasets import dataset_dir, load_fsdd, load_read_speech
 from transmodal.models.conformer import config as conformer_config

@@ -42,7 +42,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from transmodal.recipes.common import fashion_mnist_splits, fit_and_load_best, start_run, to_float
+from transmodal.recipes.common import check_init, fashion_mnist_splits, fit_and_load_best, init_from, start_run, to_float
 from transmodal.models.vit import VisionTransformer, config, count_parameters
 from transmodal.recipes.fashion_vit_config import FashionViTRecipe
 from transmodal.train import Trainer, TrainConfig, distributed
@@ -125,6 +125,7 @@ def run(recipe: FashionViTRecipe) -> dict:
                          f"mixup_alpha={recipe.mixup_alpha}, cutmix_alpha={recipe.cutmix_alpha} must be > 0")
     if recipe.compare:
         return compare(recipe)
+    check_init(recipe.init)
     out = start_run(recipe.out, recipe.threads)
     images, labels, train_idx, valid_idx, test_x, test_y = fashion_mnist_splits(recipe.valid_size, recipe.limit, recipe.test_limit)
     train_x, train_y = images[train_idx], labels[train_idx]
@@ -136,6 +137,8 @@ def run(recipe: FashionViTRecipe) -> dict:
         raise ValueError(f"model {recipe.model!r} reads {cfg.image_size}px images with {cfg.in_chans} channels; Fashion-MNIST needs 28px grey")
     torch.manual_seed(recipe.seed)
     model = VisionTransformer(cfg)
+    if recipe.init:
+        init_from(model, recipe.init)
 
     distributed.init_distributed()  # no-op unless launched by torchrun
     steps_per_epoch = math.ceil(train_x.shape[0] / recipe.batch_size)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 class FashionViTRecipe:
     out: str = "runs/fashion-vit"
     model: str = "fashion-conv"  # a name from transmodal.models.vit.CONFIGS
+    init: str = ""  # start from this saved model's weights (same configuration), e.g. to fine-tune the shipped one
     compare: bool = False  # train each of compare_models with these options and report them side by side
     compare_models: str = "fashion-pixel,fashion-p4,fashion-p7,fashion-conv"  # comma-separated CONFIGS names
     epochs: int = 40

@@ -35,9 +35,9 @@ from transmodal.asr.closed_set import ClosedSetScorer
 from transmodal.asr.model import CALIBRATION, SpeechRecognizer, SpeechRecognizerConfig, Transcriber
 from transmodal.asr.vocab import CharVocab
 from transmodal.audio.synth.texts import PT_FREQUENCY, PT_LIKERT, PT_YES_NO, pt_number_texts
-from transmodal.recipes.common import start_run
+from transmodal.recipes.common import check_init, init_from, start_run
 from transmodal.recipes.pt_quiz_config import PtQuizRecipe
-from transmodal.recipes.speech_common import RATE, calibrate, check_init, init_from, parse_speeds, read_waves, train_ctc
+from transmodal.recipes.speech_common import RATE, calibrate, parse_speeds, read_waves, train_ctc
 from transmodal.train import load_model
 
 ANSWER_SETS = {"yes_no": list(PT_YES_NO), "likert": list(PT_LIKERT), "frequency": list(PT_FREQUENCY),

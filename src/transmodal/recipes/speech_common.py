@@ -30,30 +30,6 @@ def read_waves(items: list[dict], rate: int = RATE) -> list[torch.Tensor]:
     return [load_audio(it["path"], sample_rate=rate).samples[0] for it in items]
 
 
-def check_init(checkpoint: str) -> None:
-    """Fail at once (before corpora are built and audio is read) when ``init`` names no saved model."""
-    if checkpoint and not (Path(checkpoint) / "config.json").is_file():
-        raise ValueError(f"init={checkpoint!r}: not a saved model (a folder with config.json and model.safetensors)")
-
-
-def init_from(model: torch.nn.Module, checkpoint: str) -> None:
-    """Start ``model`` from the weights of a saved speech model (fine-tuning, or transfer from another recipe's model).
-
-    The encoders and CTC heads must have the same shapes; the feature front end holds no weights, so a checkpoint
-    trained at another sample rate loads too (its filters then meet a different band: fine-tuning adapts them).
-    """
-    from transmodal.train import load_model
-
-    source = load_model(checkpoint).state_dict()
-    target = model.state_dict()
-    wrong = [k for k in target if k not in source or source[k].shape != target[k].shape]
-    if wrong or set(source) - set(target):
-        raise ValueError(f"init={checkpoint!r}: its weights do not fit this model (first differences: "
-                         f"{(wrong or sorted(set(source) - set(target)))[:3]}); give a checkpoint of the same encoder "
-                         "configuration and vocabulary")
-    model.load_state_dict(source)
-
-
 def parse_speeds(text: str) -> tuple[float, ...]:
     """``"0.9,1.0,1.1"`` → (0.9, 1.0, 1.1): the speed-perturbation factors, each in [0.5, 2]."""
     try:
