@@ -57,6 +57,24 @@ def test_results_per_held_out_voice(report):
             assert n == cond[name]["n"] and abs(right / n - cond[name]["accuracy"]) < 1e-9
 
 
+def test_eval_only_scores_a_saved_model_as_the_run_did(report, tmp_path):
+    out, r = report
+    from transmodal.recipes.pt_quiz import run
+    from transmodal.recipes.pt_quiz_config import PtQuizRecipe
+
+    with pytest.raises(ValueError, match="give the saved model to evaluate"):
+        run(PtQuizRecipe(out=str(tmp_path / "x"), eval_only=True))
+    again = run(PtQuizRecipe(out=str(tmp_path / "again"), corpus=str(out), init=str(out / "best"), eval_only=True,
+                             model="tiny", d_model=32, n_layers=1, n_heads=2, kernel_size=7, dropout=0.0, variants=3,
+                             holdout_variants=1, valid_fraction=0.2, limit_texts=12, workers=1, progress=False))
+    assert again["train_seconds"] == 0.0 and again["parameters"] == r["parameters"]
+    for c in ("clean", "telephone", "noisy"):
+        for name in ("yes_no", "likert"):
+            assert again["heldout"][c][name]["accuracy"] == r["heldout"][c][name]["accuracy"]
+    assert again["calibration"]["temperature"] == r["calibration"]["temperature"]
+    assert (tmp_path / "again" / "best" / "calibration.json").is_file()
+
+
 def test_noisy_results_per_noise_kind(report):
     _, r = report
     per_noise = r["heldout"]["noisy"]["per_noise"]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+import shutil
 from dataclasses import asdict
 from pathlib import Path
 
@@ -328,6 +329,8 @@ def run(recipe: PtQuizRecipe) -> dict:
     valid_conditions = parse_conditions(recipe.valid_conditions)
     babble_snr = parse_snr_range(recipe.babble_snr_db)
     check_init(recipe.init)
+    if recipe.eval_only and not recipe.init:
+        raise ValueError("eval_only: give the saved model to evaluate with init (e.g. --init runs/X/best)")
     for name in ("p_telephone", "p_noise", "p_babble"):
         if not 0.0 <= getattr(recipe, name) <= 1.0:
             raise ValueError(f"{name}={getattr(recipe, name)!r}: a probability, between 0 and 1")
@@ -338,7 +341,14 @@ def run(recipe: PtQuizRecipe) -> dict:
         raise ValueError(f"empty split: {len(train_items)} train, {len(valid_items)} valid, {len(eval_items)} holdout utterances")
 
     vocab = CharVocab()
-    train_waves, valid_waves, eval_waves = read_waves(train_items), read_waves(valid_items), read_waves(eval_items)
+    eval_waves = read_waves(eval_items)
+    if recipe.eval_only:  # e.g. a weight average made by `transmodal export --average`: evaluated and calibrated as trained
+        best_dir = out / "best"
+        shutil.copytree(recipe.init, best_dir, dirs_exist_ok=True)
+        n_params = sum(p.numel() for p in load_model(best_dir).parameters())
+        return _heldout_report(recipe, out, best_dir, vocab, eval_items, eval_waves, n_params, len(train_items),
+                               len(valid_items), 0.0)
+    train_waves, valid_waves = read_waves(train_items), read_waves(valid_items)
     targets = [vocab.encode(it["text"]) for it in train_items]
     cfg = SpeechRecognizerConfig(encoder=ARCH.get(recipe.encoder, recipe.encoder), encoder_config=encoder_config(recipe),
                                  vocab_size=vocab.vocab_size, sample_rate=RATE,
@@ -368,6 +378,14 @@ def run(recipe: PtQuizRecipe) -> dict:
                                         {CharVocab.FILENAME: vocab.to_json()},
                                         transform=online_augment(recipe.p_telephone, recipe.p_noise, recipe.p_babble, train_waves,
                                                                  babble_snr))
+    return _heldout_report(recipe, out, best_dir, vocab, eval_items, eval_waves, n_params, len(train_items),
+                           len(valid_items), train_seconds)
+
+
+def _heldout_report(recipe: PtQuizRecipe, out: Path, best_dir: Path, vocab: CharVocab, eval_items: list[dict],
+                    eval_waves: list[torch.Tensor], n_params: int, n_train: int, n_valid: int, train_seconds: float) -> dict:
+    """Evaluate ``best_dir`` on the held-out voices in the three conditions, calibrate (``calibration.json`` in
+    ``best_dir``), write ``report.json``."""
     transcriber = Transcriber(load_model(best_dir), vocab)
     results = {}
     eval_voices = [it["voice"] for it in eval_items]
@@ -387,7 +405,7 @@ def run(recipe: PtQuizRecipe) -> dict:
     (best_dir / CALIBRATION).write_text(cal.to_json(), encoding="utf-8")
     report = {
         "recipe": asdict(recipe), "checkpoint": str(best_dir), "parameters": n_params,
-        "train_utterances": len(train_items), "valid_utterances": len(valid_items), "holdout_utterances": len(eval_items),
+        "train_utterances": n_train, "valid_utterances": n_valid, "holdout_utterances": len(eval_items),
         "holdout_voices": sorted({it["voice"] for it in eval_items}), "train_seconds": round(train_seconds, 1),
         "seconds_per_step": round(train_seconds / max(recipe.max_steps, 1), 3),
         "heldout": results, "calibration": cal_report, "reliability_plot": str(out / "reliability.png"),

@@ -33,6 +33,7 @@ class PtQuizRecipe:
     p_babble: float = 0.0  # on-line: probability of babble (4 other training utterances summed), last
     babble_snr_db: str = "5,20"  # with p_babble: "low,high", the babble's SNR drawn uniformly in this range (dB)
     init: str = ""  # a checkpoint directory to start from (fine-tuning), instead of random weights
+    eval_only: bool = False  # no training: evaluate `init` as it is (held-out voices, calibration, report) in out/best
     speed_perturb: bool = False  # resample each training utterance (moves pitch and formants; the TTS corpus varies tempo only)
     speed_factors: str = "0.9,1.0,1.1"  # with speed_perturb: each training utterance resampled to one of these speeds
     spec_augment: bool = True
