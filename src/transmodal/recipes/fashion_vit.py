@@ -126,6 +126,7 @@ def run(recipe: FashionViTRecipe) -> dict:
     if recipe.compare:
         return compare(recipe)
     check_init(recipe.init)
+    tta = tta_options(recipe)  # written into labels.json, used on the test set
     out = start_run(recipe.out, recipe.threads)
     images, labels, train_idx, valid_idx, test_x, test_y = fashion_mnist_splits(recipe.valid_size, recipe.limit, recipe.test_limit)
     train_x, train_y = images[train_idx], labels[train_idx]
@@ -165,7 +166,7 @@ def run(recipe: FashionViTRecipe) -> dict:
         train_batches=lambda epoch: epoch_batches(train_x, train_y, recipe, epoch),
         loss_fn=loss_fn,
         eval_fn=(lambda m: {"accuracy": evaluate(m, valid_x, valid_y)["accuracy"]}) if has_valid else None,
-        extra_files={LABELS_FILE: labels_file(tta_options(recipe))},
+        extra_files={LABELS_FILE: labels_file(tta)},
     )
     if trainer.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(trainer.device)
@@ -173,13 +174,13 @@ def run(recipe: FashionViTRecipe) -> dict:
     if best is None:
         return {}  # another rank of a torchrun job
     plain = evaluate(best, test_x, test_y)
-    test = evaluate(best, test_x, test_y, tta=tta_options(recipe)) if tta_options(recipe) else plain
+    test = evaluate(best, test_x, test_y, tta=tta) if tta else plain
     matrix = test["matrix"]
     from transmodal.vision.plot import plot_confusion_matrix
 
     plot_confusion_matrix(matrix, FASHION_MNIST_CLASSES, out / "confusion_matrix.png",
                           title=f"{recipe.model}: test accuracy {test['accuracy']:.2%}"
-                          + (" (test-time augmentation)" if tta_options(recipe) else ""))
+                          + (" (test-time augmentation)" if tta else ""))
     sample = next(epoch_batches(train_x, train_y, recipe, 0))
     act = activation_bytes(model, sample[0].to(trainer.device), sample[1].to(trainer.device))
     per_class = (matrix.diag().float() / matrix.sum(1).clamp(min=1)).tolist()
@@ -199,7 +200,7 @@ def run(recipe: FashionViTRecipe) -> dict:
         "test": {
             "accuracy": round(test["accuracy"], 4),  # with the test-time augmentation (when tta_shift >= 0)
             "accuracy_plain": round(plain["accuracy"], 4),  # one forward pass per picture
-            "tta": tta_options(recipe),
+            "tta": tta,
             "per_class": {name: round(a, 4) for name, a in zip(FASHION_MNIST_CLASSES, per_class)},
         },
         "confusion_matrix": matrix.tolist(),

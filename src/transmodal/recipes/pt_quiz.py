@@ -135,16 +135,18 @@ def noise_kinds(groups: list[str], seed: int) -> list[str]:
 
 
 def condition_waves(waves: list[torch.Tensor], condition: str, snr_db: float, seed: int,
-                    groups: list[str] | None = None) -> list[torch.Tensor]:
-    """The clean evaluation waveforms under ``condition`` (deterministic per position). In the noisy condition the
-    noise kinds are balanced within each of ``groups`` (the utterances' voices; one group when None): :func:`noise_kinds`."""
+                    kinds: list[str] | None = None) -> list[torch.Tensor]:
+    """The clean evaluation waveforms under ``condition`` (deterministic per position). In the noisy condition
+    ``kinds`` gives each waveform's noise kind, normally :func:`noise_kinds` of the utterances' voices (None: balanced
+    over all the waveforms as one group)."""
     from transmodal.audio.synth.augment import add_noise, fit_peak, telephone
 
     if condition == "clean":
         return waves
-    if groups is not None and len(groups) != len(waves):
-        raise ValueError(f"groups has {len(groups)} entries for {len(waves)} waveforms")
-    kinds = noise_kinds(groups if groups is not None else [""] * len(waves), seed)
+    if kinds is None:
+        kinds = noise_kinds([""] * len(waves), seed)
+    if len(kinds) != len(waves):
+        raise ValueError(f"kinds has {len(kinds)} entries for {len(waves)} waveforms")
     out = []
     for i, w in enumerate(waves):
         x = w.double().numpy()
@@ -360,8 +362,8 @@ def run(recipe: PtQuizRecipe) -> dict:
     n_params = sum(p.numel() for p in model.parameters())
 
     # The training voices' set-aside utterances under each selection condition (the same noise draws at every evaluation).
-    valid_voices = [it["voice"] for it in valid_items]
-    valid_sets = {c: condition_waves(valid_waves, c, recipe.noisy_snr_db, recipe.seed, valid_voices) for c in valid_conditions}
+    valid_kinds = noise_kinds([it["voice"] for it in valid_items], recipe.seed)
+    valid_sets = {c: condition_waves(valid_waves, c, recipe.noisy_snr_db, recipe.seed, valid_kinds) for c in valid_conditions}
 
     def eval_fn(m) -> dict[str, float]:
         """Mean closed-set accuracy over the answer sets, per condition; ``closed_set_accuracy`` (the selection metric)
@@ -388,11 +390,10 @@ def _heldout_report(recipe: PtQuizRecipe, out: Path, best_dir: Path, vocab: Char
     ``best_dir``), write ``report.json``."""
     transcriber = Transcriber(load_model(best_dir), vocab)
     results = {}
-    eval_voices = [it["voice"] for it in eval_items]
+    kinds = noise_kinds([it["voice"] for it in eval_items], recipe.seed)
     for condition in CONDITIONS:
-        waves = condition_waves(eval_waves, condition, recipe.noisy_snr_db, recipe.seed, eval_voices)
-        kinds = noise_kinds(eval_voices, recipe.seed) if condition == "noisy" else None
-        results[condition] = evaluate(transcriber, eval_items, waves, noise=kinds)
+        waves = condition_waves(eval_waves, condition, recipe.noisy_snr_db, recipe.seed, kinds)
+        results[condition] = evaluate(transcriber, eval_items, waves, noise=kinds if condition == "noisy" else None)
     # τ is fitted on all three conditions together (utterance by utterance, so both halves hold every condition):
     # fitted on clean audio alone, where nearly everything is right, it would be overconfident on the telephone.
     scores = [s for trio in zip(*(results[c]["_scores"] for c in CONDITIONS)) for s in trio]
