@@ -1,6 +1,7 @@
 """build_corpus: manifests, caching/resume, holdout voices, br4 kept out of training."""
 
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -92,6 +93,23 @@ def test_second_build_synthesises_nothing_and_a_deleted_wav_alone_is_rebuilt(tmp
     assert last_log(tmp_path)["synthesised"] == 1 and victim.is_file()
     assert {p: p.stat().st_mtime_ns for p in wavs if p != victim} == {p: t for p, t in stamps.items() if p != victim}
     assert {n: (tmp_path / n).read_text() for n in manifests} == manifests  # the same line is back
+
+
+def test_a_second_build_into_the_same_folder_waits_for_the_first(tmp_path, count_tts, capsys):
+    """Two runs sharing one corpus folder used to race for the same files; now the second waits for the lock."""
+    s = spec(tmp_path)
+    build_corpus(s)
+    count_tts.clear()
+    done = threading.Event()
+    with corpus_mod._folder_lock(tmp_path.resolve()):  # stands for another process's build in progress
+        worker = threading.Thread(target=lambda: (build_corpus(s), done.set()))
+        worker.start()
+        assert not done.wait(0.5)  # blocked, and synthesised nothing meanwhile
+        assert count_tts == []
+    worker.join(60)
+    assert done.is_set()
+    assert count_tts == [] and last_log(tmp_path)["reused"] == 9  # it found the first build's utterances
+    assert "waiting for a build already running there (pid " in capsys.readouterr().err
 
 
 def test_interrupted_build_resumes(tmp_path, monkeypatch, count_tts):

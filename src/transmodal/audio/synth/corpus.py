@@ -22,6 +22,10 @@ are written atomically and manifest lines appended one at a time, so an interrup
 the utterances in flight. Manifests always describe the current spec only; WAVs of other specs stay on
 disk as cache.
 
+**One build per folder at a time.** A build holds an exclusive lock on ``<out_dir>/.lock`` (``flock``) from
+start to end. A second process building into the same folder (two recipes sharing ``--corpus``) says so and
+waits, then finds the utterances already there instead of racing the first for the same files.
+
 **Holdout.** ``holdout_voices`` never speak a training line. MBROLA ``br4`` is evaluation-only: it is
 refused as a training voice (:func:`~transmodal.audio.synth.engines.check_training_voice`) when the
 plan is made and again before any training line is written.
@@ -29,10 +33,13 @@ plan is made and again before any training line is written.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import json
 import multiprocessing
 import os
+import sys
 import time
 import uuid
 from collections import OrderedDict
@@ -103,6 +110,32 @@ def build_corpus(spec: CorpusSpec) -> Path:
     """Synthesise what is missing of ``spec``'s corpus; returns the path of the training manifest (train.jsonl)."""
     out = Path(spec.out_dir).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
+    with _folder_lock(out):
+        return _build_locked(spec, out)
+
+
+@contextlib.contextmanager
+def _folder_lock(out: Path):
+    """Hold an exclusive ``flock`` on ``out/.lock``; if another process holds it, say so on stderr and wait."""
+    with open(out / ".lock", "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            print(f"{out}: waiting for a build already running there ({holder})", file=sys.stderr, flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _build_locked(spec: CorpusSpec, out: Path) -> Path:
     engines = make_engines(spec)
     jobs = plan_corpus(spec, engines)
     train_voices, holdout_voices = resolve_voices(spec, engines)
