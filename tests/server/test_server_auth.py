@@ -111,24 +111,50 @@ def test_repeated_failed_logins_are_throttled_then_allowed_again(h):
     assert h.client.get("/api/staff/me", headers=h.staff_headers()).json()["username"] == "admin"
 
 
-def test_login_throttle_counts_per_key_within_the_window_and_forgets_on_success():
+def test_login_throttle_counts_per_key_within_the_window_and_forgets_on_success(h):
     from transmodal.server.auth import LoginThrottle
+    from transmodal.server.db import transaction
 
     now = [0.0]
-    t = LoginThrottle(max_failures=2, window_s=10, max_keys=3, clock=lambda: now[0])
-    t.failed("user:a", "addr:x")
+    t = LoginThrottle(max_failures=2, window_s=10, clock=lambda: now[0])
+
+    def run(method, *keys):
+        with transaction(h.app.state.sessions) as db:
+            return getattr(t, method)(db, *keys)
+
+    run("failed", "user:a", "addr:x")
     now[0] = 4.0
-    t.failed("user:a", "addr:y")
-    assert t.retry_after("user:a") == 6.0 and t.retry_after("addr:x") == 0 and t.retry_after("user:b", "addr:x") == 0
-    assert t.retry_after("user:b", "user:a") == 6.0
+    run("failed", "user:a", "addr:y")
+    assert run("retry_after", "user:a") == 6.0 and run("retry_after", "addr:x") == 0
+    assert run("retry_after", "user:b", "addr:x") == 0 and run("retry_after", "user:b", "user:a") == 6.0
     now[0] = 10.5  # the first failure has left the window
-    assert t.retry_after("user:a") == 0
-    t.failed("user:a")
-    assert t.retry_after("user:a") > 0
-    t.succeeded("user:a")
-    assert t.retry_after("user:a") == 0
-    for k in ("k1", "k2", "k3", "k4"):
-        t.failed(k)
-    assert len(t._failures) <= 3
+    assert run("retry_after", "user:a") == 0
+    run("failed", "user:a")  # also deletes the rows that left the window
+    assert run("retry_after", "user:a") > 0
+    assert h.table_counts()["login_failures"] == 3  # user:a at 4.0 and 10.5, addr:y at 4.0
+    run("succeeded", "user:a")
+    assert run("retry_after", "user:a") == 0 and h.table_counts()["login_failures"] == 1
     with pytest.raises(ValueError):
         LoginThrottle(max_failures=0)
+
+
+def test_failed_logins_count_across_server_processes_sharing_the_database(h, tmp_path):
+    """Two apps on one database stand for two server processes: failures on one are refused on the other,
+    and a restarted server remembers them."""
+    from fastapi.testclient import TestClient
+
+    from transmodal.server.app import create_app
+
+    wrong = {"username": "admin", "password": "wrong"}
+    other = create_app(h.settings, recognizer=h.asr, tts=h.tts)
+    with TestClient(other) as second:
+        for client in (h.client, second, h.client, second):
+            assert client.post("/api/staff/login", json=wrong).status_code == 401
+        assert second.post("/api/staff/login", json=wrong).status_code == 401  # the 5th failure (default: 5)
+        assert h.client.post("/api/staff/login", json={"username": "admin", "password": ADMIN_PASSWORD}).status_code == 429
+    other.state.engine.dispose()
+    restarted = create_app(h.settings, recognizer=h.asr, tts=h.tts)
+    with TestClient(restarted) as third:
+        r = third.post("/api/staff/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+        assert r.status_code == 429 and 0 < int(r.headers["Retry-After"]) <= 900
+    restarted.state.engine.dispose()

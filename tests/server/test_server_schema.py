@@ -29,7 +29,28 @@ def test_migrated_schema_equals_models(tmp_path, backend):
         drop_database(url)
     assert diff == [], f"migrations and models differ: {diff}"
     assert tables == set(Base.metadata.tables) | {"alembic_version"}
-    assert version == "0001"
+    assert version == "0002"
+
+
+def test_a_database_of_the_first_release_is_upgraded_in_place(tmp_path):
+    """A database made by revision 0001 (before login_failures) gets the new table at the next start, data kept."""
+    from alembic import command
+    from alembic.config import Config
+
+    engine = dbmod.make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(dbmod.MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.execute(text("INSERT INTO audit_log (at, staff, action, target) VALUES ('2026-01-01', 'a', 'b', 'c')"))
+    assert "login_failures" not in inspect(engine).get_table_names()
+    dbmod.migrate(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        assert conn.execute(text("SELECT COUNT(*) FROM audit_log")).scalar() == 1
+        assert conn.execute(text("SELECT COUNT(*) FROM login_failures")).scalar() == 0
+    engine.dispose()
 
 
 def test_sqlite_pragmas(tmp_path):

@@ -3,16 +3,14 @@
 Roles: ``admin`` may do everything; ``analyst`` may read reports and export answers. The FastAPI
 dependencies :func:`staff` and :func:`admin` turn a missing/unknown/expired token into 401 and a wrong
 role into 403. :class:`LoginThrottle` stops password guessing: after a few failures for one username or
-from one address, logins there are refused with 429 for a while.
+from one address, logins there are refused with 429 for a while (counted in the database, shared by all processes).
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
 import time
-from collections import deque
 from datetime import timedelta
 
 from argon2 import PasswordHasher
@@ -21,7 +19,7 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from transmodal.server.models import AuditEntry, StaffToken, StaffUser, utcnow
+from transmodal.server.models import AuditEntry, LoginFailure, StaffToken, StaffUser, utcnow
 
 ROLES = ("admin", "analyst")
 MIN_PASSWORD = 10
@@ -75,49 +73,38 @@ class LoginThrottle:
     """At most ``max_failures`` failed logins per key (a username, a client address) within ``window_s`` seconds.
 
     :meth:`retry_after` says how long a key must wait (0 = it may try); :meth:`failed` records a failure for
-    each key; :meth:`succeeded` forgets them. Kept in memory, per server process: with several worker processes
-    each counts on its own. At most ``max_keys`` keys are remembered (the stalest are dropped first).
+    each key; :meth:`succeeded` forgets them. The failures are rows of ``login_failures``
+    (:class:`~transmodal.server.models.LoginFailure`), written in the caller's transaction, so every server
+    process on one database counts the same failures and a restart forgets none. ``clock`` gives seconds since
+    the epoch (wall-clock time, comparable between processes). Rows older than the window are deleted whenever
+    a failure is recorded.
     """
 
-    def __init__(self, max_failures: int = 5, window_s: float = 900.0, max_keys: int = 10_000, clock=time.monotonic):
+    def __init__(self, max_failures: int = 5, window_s: float = 900.0, clock=time.time):
         if max_failures < 1 or window_s <= 0:
             raise ValueError(f"max_failures must be >= 1 and window_s > 0, got {max_failures} and {window_s}")
-        self.max_failures, self.window_s, self.max_keys, self.clock = max_failures, window_s, max_keys, clock
-        self._failures: dict[str, deque] = {}
-        self._lock = threading.Lock()
+        self.max_failures, self.window_s, self.clock = max_failures, window_s, clock
 
-    def _recent(self, key: str, now: float) -> deque:
-        times = self._failures.get(key, deque())
-        while times and times[0] <= now - self.window_s:
-            times.popleft()
-        return times
-
-    def retry_after(self, *keys: str) -> float:
-        """Seconds until every key may try again (0 when all may try now)."""
+    def retry_after(self, db: Session, *keys: str) -> float:
+        """Seconds until every key may try again (0 when all may try now): a key with ``max_failures`` failures
+        in the window waits until the oldest of its last ``max_failures`` leaves it."""
         now = self.clock()
         wait = 0.0
-        with self._lock:
-            for key in keys:
-                times = self._recent(key, now)
-                if len(times) >= self.max_failures:
-                    wait = max(wait, times[-self.max_failures] + self.window_s - now)
+        for key in keys:
+            recent = db.scalars(select(LoginFailure.at).where(LoginFailure.key == key, LoginFailure.at > now - self.window_s)
+                                .order_by(LoginFailure.at.desc()).limit(self.max_failures)).all()
+            if len(recent) >= self.max_failures:
+                wait = max(wait, recent[-1] + self.window_s - now)
         return wait
 
-    def failed(self, *keys: str) -> None:
+    def failed(self, db: Session, *keys: str) -> None:
         now = self.clock()
-        with self._lock:
-            for key in keys:
-                times = self._recent(key, now)
-                times.append(now)
-                self._failures.pop(key, None)
-                self._failures[key] = times  # most recently failed last
-            while len(self._failures) > self.max_keys:
-                self._failures.pop(next(iter(self._failures)))
+        db.execute(delete(LoginFailure).where(LoginFailure.at <= now - self.window_s))
+        db.add_all(LoginFailure(key=key, at=now) for key in keys)
+        db.flush()
 
-    def succeeded(self, *keys: str) -> None:
-        with self._lock:
-            for key in keys:
-                self._failures.pop(key, None)
+    def succeeded(self, db: Session, *keys: str) -> None:
+        db.execute(delete(LoginFailure).where(LoginFailure.key.in_(keys)))
 
 
 def audit(db: Session, staff: str, action: str, target: str) -> None:

@@ -156,6 +156,17 @@ class StaffToken(Base):
     user: Mapped[StaffUser] = relationship()
 
 
+class LoginFailure(Base):
+    """A failed staff login, kept while it counts for :class:`~transmodal.server.auth.LoginThrottle`: one row per
+    key (``user:<name>`` or ``addr:<client address>``) and failure; ``at`` in seconds since the epoch. In the
+    database, so every server process sharing it counts the same failures."""
+
+    __tablename__ = "login_failures"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), index=True)
+    at: Mapped[float] = mapped_column(Float, index=True)
+
+
 class AuditEntry(Base):
     """Who on the staff did what to which target, and when (kept after the target is deleted)."""
 

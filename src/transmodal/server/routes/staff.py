@@ -55,19 +55,25 @@ class PrivacyBody(BaseModel):
 def login(body: LoginBody, request: Request):
     st = request.app.state
     keys = (f"user:{body.username.strip()}", f"addr:{request.client.host if request.client else 'unknown'}")
-    wait = st.login_throttle.retry_after(*keys)
+    result = None
+    with transaction(st.sessions) as db:  # one transaction: the count read and the failure written together
+        wait = st.login_throttle.retry_after(db, *keys)
+        if wait <= 0:
+            result = auth.login(db, st.hasher, body.username, body.password, st.settings.token_hours)
+            if result is None:
+                st.login_throttle.failed(db, *keys)  # committed with the transaction, before the 401 below
+            else:
+                st.login_throttle.succeeded(db, keys[0])
+                token, row = result
+                auth.audit(db, row.user.username, "login", row.user.username)
+                answer = {"token": token, "username": row.user.username, "role": row.user.role,
+                          "expires_at": iso(row.expires_at)}
     if wait > 0:
         seconds = math.ceil(wait)
         raise HTTPException(429, f"too many failed logins; try again in {seconds} s", headers={"Retry-After": str(seconds)})
-    with transaction(st.sessions) as db:
-        result = auth.login(db, st.hasher, body.username, body.password, st.settings.token_hours)
-        if result is None:
-            st.login_throttle.failed(*keys)
-            raise HTTPException(401, "wrong username or password")
-        st.login_throttle.succeeded(keys[0])
-        token, row = result
-        auth.audit(db, row.user.username, "login", row.user.username)
-        return {"token": token, "username": row.user.username, "role": row.user.role, "expires_at": iso(row.expires_at)}
+    if result is None:
+        raise HTTPException(401, "wrong username or password")
+    return answer
 
 
 @router.post("/api/staff/logout")
