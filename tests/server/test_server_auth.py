@@ -158,3 +158,13 @@ def test_failed_logins_count_across_server_processes_sharing_the_database(h, tmp
         r = third.post("/api/staff/login", json={"username": "admin", "password": ADMIN_PASSWORD})
         assert r.status_code == 429 and 0 < int(r.headers["Retry-After"]) <= 900
     restarted.state.engine.dispose()
+
+
+def test_login_fields_are_bounded(h):
+    """An overlong username or password is refused before any hashing or database work (400, naming the field)."""
+    r = h.client.post("/api/staff/login", json={"username": "a" * 101, "password": "x" * 12})
+    assert r.status_code == 400 and "username" in r.json()["detail"]
+    r = h.client.post("/api/staff/login", json={"username": "admin", "password": "x" * 1025})
+    assert r.status_code == 400 and "password" in r.json()["detail"]
+    assert h.table_counts()["login_failures"] == 0
+    assert h.client.post("/api/staff/login", json={"username": "admin", "password": ADMIN_PASSWORD}).status_code == 200

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
@@ -28,8 +28,8 @@ CODE_FORMATS = {"municipality": (7, "IBGE municipality code"), "clinic": (7, "CN
 
 
 class LoginBody(BaseModel):
-    username: str
-    password: str
+    username: str = Field(max_length=100)   # as long as a username may be (auth.create_user)
+    password: str = Field(max_length=1024)  # bounds the work of hashing a guess
 
 
 class UserBody(BaseModel):
