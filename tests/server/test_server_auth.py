@@ -168,3 +168,6 @@ def test_login_fields_are_bounded(h):
     assert r.status_code == 400 and "password" in r.json()["detail"]
     assert h.table_counts()["login_failures"] == 0
     assert h.client.post("/api/staff/login", json={"username": "admin", "password": ADMIN_PASSWORD}).status_code == 200
+    r = h.client.post("/api/staff/users", headers=h.staff_headers(),
+                      json={"username": "long", "password": "y" * 1025, "role": "analyst"})
+    assert r.status_code == 400 and "10 to 1024 characters" in r.json()["detail"]  # no account that could never log in

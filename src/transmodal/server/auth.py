@@ -23,6 +23,8 @@ from transmodal.server.models import AuditEntry, LoginFailure, StaffToken, Staff
 
 ROLES = ("admin", "analyst")
 MIN_PASSWORD = 10
+MAX_PASSWORD = 1024  # bounds the work of hashing one guess
+MAX_USERNAME = 100
 
 
 def hasher(settings) -> PasswordHasher:
@@ -38,10 +40,10 @@ def create_user(db: Session, ph: PasswordHasher, username: str, password: str, r
     username = username.strip()
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
-    if not username or len(username) > 100:
-        raise ValueError("username must be 1 to 100 characters")
-    if len(password) < MIN_PASSWORD:
-        raise ValueError(f"password must have at least {MIN_PASSWORD} characters")
+    if not username or len(username) > MAX_USERNAME:
+        raise ValueError(f"username must be 1 to {MAX_USERNAME} characters")
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise ValueError(f"password must have {MIN_PASSWORD} to {MAX_PASSWORD} characters")
     if db.scalar(select(StaffUser).where(StaffUser.username == username)):
         raise LookupError(f"user {username!r} already exists")
     user = StaffUser(username=username, password_hash=ph.hash(password), role=role)

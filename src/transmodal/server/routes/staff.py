@@ -28,8 +28,8 @@ CODE_FORMATS = {"municipality": (7, "IBGE municipality code"), "clinic": (7, "CN
 
 
 class LoginBody(BaseModel):
-    username: str = Field(max_length=100)   # as long as a username may be (auth.create_user)
-    password: str = Field(max_length=1024)  # bounds the work of hashing a guess
+    username: str = Field(max_length=auth.MAX_USERNAME)
+    password: str = Field(max_length=auth.MAX_PASSWORD)
 
 
 class UserBody(BaseModel):
