@@ -347,9 +347,7 @@ def run(recipe: PtQuizRecipe) -> dict:
     if recipe.eval_only:  # e.g. a weight average made by `transmodal export --average`: evaluated and calibrated as trained
         best_dir = out / "best"
         shutil.copytree(recipe.init, best_dir, dirs_exist_ok=True)
-        n_params = sum(p.numel() for p in load_model(best_dir).parameters())
-        return _heldout_report(recipe, out, best_dir, vocab, eval_items, eval_waves, n_params, len(train_items),
-                               len(valid_items), 0.0)
+        return _heldout_report(recipe, out, best_dir, vocab, eval_items, eval_waves, len(train_items), len(valid_items), 0.0)
     train_waves, valid_waves = read_waves(train_items), read_waves(valid_items)
     targets = [vocab.encode(it["text"]) for it in train_items]
     cfg = SpeechRecognizerConfig(encoder=ARCH.get(recipe.encoder, recipe.encoder), encoder_config=encoder_config(recipe),
@@ -359,7 +357,6 @@ def run(recipe: PtQuizRecipe) -> dict:
     model = SpeechRecognizer(cfg)
     if recipe.init:
         init_from(model, recipe.init)
-    n_params = sum(p.numel() for p in model.parameters())
 
     # The training voices' set-aside utterances under each selection condition (the same noise draws at every evaluation).
     valid_kinds = noise_kinds([it["voice"] for it in valid_items], recipe.seed)
@@ -380,15 +377,16 @@ def run(recipe: PtQuizRecipe) -> dict:
                                         {CharVocab.FILENAME: vocab.to_json()},
                                         transform=online_augment(recipe.p_telephone, recipe.p_noise, recipe.p_babble, train_waves,
                                                                  babble_snr))
-    return _heldout_report(recipe, out, best_dir, vocab, eval_items, eval_waves, n_params, len(train_items),
-                           len(valid_items), train_seconds)
+    return _heldout_report(recipe, out, best_dir, vocab, eval_items, eval_waves, len(train_items), len(valid_items),
+                           train_seconds)
 
 
 def _heldout_report(recipe: PtQuizRecipe, out: Path, best_dir: Path, vocab: CharVocab, eval_items: list[dict],
-                    eval_waves: list[torch.Tensor], n_params: int, n_train: int, n_valid: int, train_seconds: float) -> dict:
+                    eval_waves: list[torch.Tensor], n_train: int, n_valid: int, train_seconds: float) -> dict:
     """Evaluate ``best_dir`` on the held-out voices in the three conditions, calibrate (``calibration.json`` in
     ``best_dir``), write ``report.json``."""
     transcriber = Transcriber(load_model(best_dir), vocab)
+    n_params = sum(p.numel() for p in transcriber.model.parameters())
     results = {}
     kinds = noise_kinds([it["voice"] for it in eval_items], recipe.seed)
     for condition in CONDITIONS:
