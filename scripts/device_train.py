@@ -70,6 +70,15 @@ GROUPS: dict[str, list[Job]] = {
         Job("vitm60", ["fashion-vit", "--model", "fashion-conv-m", "--epochs", "60", "--out", "{out}", "--max-steps", "{steps}",
                        "--threads", "4", *NO_BAR], cap=25800),
     ],
+    # stop 18: long schedules with CutMix/mixup on every batch and larger batches (the GPU is idle at batch 128)
+    "vit-mix": [
+        Job("m512", ["fashion-vit", "--model", "fashion-conv-m", "--batch-size", "512", "--lr", "2e-3", "--mix-prob", "1.0",
+                     "--out", "{out}", "--max-steps", "{steps}", "--threads", "4", *NO_BAR], cap=300 * 108, overhead_s=45),
+        Job("m256", ["fashion-vit", "--model", "fashion-conv-m", "--batch-size", "256", "--lr", "1.5e-3", "--mix-prob", "1.0",
+                     "--out", "{out}", "--max-steps", "{steps}", "--threads", "4", *NO_BAR], cap=300 * 215, overhead_s=45),
+        Job("c512", ["fashion-vit", "--model", "fashion-conv", "--batch-size", "512", "--lr", "1.5e-3", "--mix-prob", "1.0",
+                     "--out", "{out}", "--max-steps", "{steps}", "--threads", "4", *NO_BAR], cap=300 * 108, overhead_s=45),
+    ],
     "text": [
         Job("bert", ["bert-pretrain", "--out", "{out}/pre", "--max-steps", "{steps}", "--threads", "4", *NO_BAR], cap=6000,
             after=[["bert-finetune", "--pretrained", "{out}/pre/best", "--out", "{out}/period", "--limit-train", "2000",
