@@ -78,6 +78,12 @@ GROUPS: dict[str, list[Job]] = {
                      "--out", "{out}", "--max-steps", "{steps}", "--threads", "4", *NO_BAR], cap=300 * 215, overhead_s=45),
         Job("c512", ["fashion-vit", "--model", "fashion-conv", "--batch-size", "512", "--lr", "1.5e-3", "--mix-prob", "1.0",
                      "--out", "{out}", "--max-steps", "{steps}", "--threads", "4", *NO_BAR], cap=300 * 108, overhead_s=45),
+        # the best of the three on validation (m512), alone on the machine for as many epochs as fit
+        Job("m512L", ["fashion-vit", "--model", "fashion-conv-m", "--batch-size", "512", "--lr", "2e-3", "--mix-prob", "1.0",
+                      "--out", "{out}", "--max-steps", "{steps}", "--threads", "8", *NO_BAR], cap=400 * 108, overhead_s=45),
+        # the same alone at batch 1024 (a step costs about the same, so more epochs fit)
+        Job("m1024L", ["fashion-vit", "--model", "fashion-conv-m", "--batch-size", "1024", "--lr", "2.8e-3", "--mix-prob", "1.0",
+                       "--out", "{out}", "--max-steps", "{steps}", "--threads", "8", *NO_BAR], cap=400 * 54, overhead_s=45),
     ],
     "text": [
         Job("bert", ["bert-pretrain", "--out", "{out}/pre", "--max-steps", "{steps}", "--threads", "4", *NO_BAR], cap=6000,
