@@ -55,12 +55,21 @@ class Job:
 
 
 NO_BAR = ["--no-progress"]
+# fashion-vit's defaults until stop 17 (conv stem of width 256, batch 128, no mixing): the runs made with them keep them
+VIT_BEFORE_18 = ["--model", "fashion-conv", "--batch-size", "128", "--lr", "1e-3", "--mix-prob", "0"]
 FINETUNED = ("/last", "/period/pretrained/best", "/period/scratch/best")  # keep the pre-trained model, not the fine-tuned ones
+def mixed_vit(name: str, model: str, batch: int, lr: str, epochs: int, threads: int) -> Job:
+    """A fashion-vit job with CutMix/mixup on every batch, capped at ``epochs`` of the 55,000 training images."""
+    argv = ["fashion-vit", "--model", model, "--batch-size", str(batch), "--lr", lr, "--mix-prob", "1.0",
+            "--out", "{out}", "--max-steps", "{steps}", "--threads", str(threads), *NO_BAR]
+    return Job(name, argv, cap=epochs * -(-55000 // batch), overhead_s=45)
+
+
 GROUPS: dict[str, list[Job]] = {
     "fashion": [
-        Job("vit", ["fashion-vit", "--out", "{out}", "--max-steps", "{steps}", "--threads", "2", *NO_BAR], cap=17200),
-        Job("vitm", ["fashion-vit", "--model", "fashion-conv-m", "--out", "{out}", "--max-steps", "{steps}", "--threads", "2", *NO_BAR], cap=17200),
-        Job("cmp", ["fashion-vit", "--compare", "--epochs", "5", "--out", "{out}", "--threads", "2", *NO_BAR], drop=("/last", "/best")),
+        Job("vit", ["fashion-vit", *VIT_BEFORE_18, "--out", "{out}", "--max-steps", "{steps}", "--threads", "2", *NO_BAR], cap=17200),
+        Job("vitm", ["fashion-vit", *VIT_BEFORE_18, "--model", "fashion-conv-m", "--out", "{out}", "--max-steps", "{steps}", "--threads", "2", *NO_BAR], cap=17200),
+        Job("cmp", ["fashion-vit", *VIT_BEFORE_18, "--compare", "--epochs", "5", "--out", "{out}", "--threads", "2", *NO_BAR], drop=("/last", "/best")),
         Job("clip", ["clip", "--data", "fashion", "--vision-width", "128", "--vision-layers", "4", "--epochs", "30",
                      "--out", "{out}", "--max-steps", "{steps}", "--threads", "2", *NO_BAR], cap=6450, overhead_s=40),
         Job("pixgpt", ["pixel-gpt", "--model", "fashion-small", "--test-limit", "500", "--out", "{out}",
@@ -70,25 +79,19 @@ GROUPS: dict[str, list[Job]] = {
     ],
     # the classifier alone, on longer schedules (the conv-stem ViT at two widths)
     "vit": [
-        Job("vit40", ["fashion-vit", "--out", "{out}", "--max-steps", "{steps}", "--threads", "4", *NO_BAR], cap=17200),
-        Job("vitm40", ["fashion-vit", "--model", "fashion-conv-m", "--out", "{out}", "--max-steps", "{steps}", "--threads", "4", *NO_BAR], cap=17200),
-        Job("vitm60", ["fashion-vit", "--model", "fashion-conv-m", "--epochs", "60", "--out", "{out}", "--max-steps", "{steps}",
+        Job("vit40", ["fashion-vit", *VIT_BEFORE_18, "--out", "{out}", "--max-steps", "{steps}", "--threads", "4", *NO_BAR], cap=17200),
+        Job("vitm40", ["fashion-vit", *VIT_BEFORE_18, "--model", "fashion-conv-m", "--out", "{out}", "--max-steps", "{steps}", "--threads", "4", *NO_BAR], cap=17200),
+        Job("vitm60", ["fashion-vit", *VIT_BEFORE_18, "--model", "fashion-conv-m", "--epochs", "60", "--out", "{out}", "--max-steps", "{steps}",
                        "--threads", "4", *NO_BAR], cap=25800),
     ],
-    # stop 18: long schedules with CutMix/mixup on every batch and larger batches (the GPU is idle at batch 128)
+    # stop 18: long schedules with CutMix/mixup on every batch and larger batches (the GPU is idle at batch 128);
+    # m512 was the best of the first three on validation, so m512L ran it alone for longer, m1024L at twice the batch
     "vit-mix": [
-        Job("m512", ["fashion-vit", "--model", "fashion-conv-m", "--batch-size", "512", "--lr", "2e-3", "--mix-prob", "1.0",
-                     "--out", "{out}", "--max-steps", "{steps}", "--threads", "4", *NO_BAR], cap=300 * 108, overhead_s=45),
-        Job("m256", ["fashion-vit", "--model", "fashion-conv-m", "--batch-size", "256", "--lr", "1.5e-3", "--mix-prob", "1.0",
-                     "--out", "{out}", "--max-steps", "{steps}", "--threads", "4", *NO_BAR], cap=300 * 215, overhead_s=45),
-        Job("c512", ["fashion-vit", "--model", "fashion-conv", "--batch-size", "512", "--lr", "1.5e-3", "--mix-prob", "1.0",
-                     "--out", "{out}", "--max-steps", "{steps}", "--threads", "4", *NO_BAR], cap=300 * 108, overhead_s=45),
-        # the best of the three on validation (m512), alone on the machine for as many epochs as fit
-        Job("m512L", ["fashion-vit", "--model", "fashion-conv-m", "--batch-size", "512", "--lr", "2e-3", "--mix-prob", "1.0",
-                      "--out", "{out}", "--max-steps", "{steps}", "--threads", "8", *NO_BAR], cap=400 * 108, overhead_s=45),
-        # the same alone at batch 1024 (a step costs about the same, so more epochs fit)
-        Job("m1024L", ["fashion-vit", "--model", "fashion-conv-m", "--batch-size", "1024", "--lr", "2.8e-3", "--mix-prob", "1.0",
-                       "--out", "{out}", "--max-steps", "{steps}", "--threads", "8", *NO_BAR], cap=400 * 54, overhead_s=45),
+        mixed_vit("m512", "fashion-conv-m", 512, "2e-3", epochs=300, threads=4),
+        mixed_vit("m256", "fashion-conv-m", 256, "1.5e-3", epochs=300, threads=4),
+        mixed_vit("c512", "fashion-conv", 512, "1.5e-3", epochs=300, threads=4),
+        mixed_vit("m512L", "fashion-conv-m", 512, "2e-3", epochs=400, threads=8),
+        mixed_vit("m1024L", "fashion-conv-m", 1024, "2.8e-3", epochs=400, threads=8),
     ],
     "text": [
         Job("bert", ["bert-pretrain", "--out", "{out}/pre", "--max-steps", "{steps}", "--threads", "4", *NO_BAR], cap=6000,
